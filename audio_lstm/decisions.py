@@ -1,0 +1,45 @@
+"""Turning per-frame scores into a clip-level label (torch-free; shared by evaluate and classify)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audio_lstm.labels import SILENCE
+
+SMOOTHING_FRAMES = 5  # moving-average length applied to per-frame probabilities (50 ms)
+
+
+def smooth(frame_probs: np.ndarray, frames: int = SMOOTHING_FRAMES) -> np.ndarray:
+    """Causal moving average over the last `frames` frames, (T, C) -> (T, C)."""
+    if frames <= 1 or len(frame_probs) == 0:
+        return frame_probs
+    cumulative = np.cumsum(np.pad(frame_probs, ((frames, 0), (0, 0))), axis=0)
+    window = cumulative[frames:] - cumulative[:-frames]
+    counts = np.minimum(np.arange(1, len(frame_probs) + 1), frames)[:, None]
+    return window / counts
+
+
+def clip_scores(frame_probs: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
+    """One score per class for a whole clip.
+
+    A sound class scores its peak (smoothed) probability anywhere in the clip; silence scores
+    its *lowest* smoothed probability, i.e. it wins only if nothing else ever took over.
+    """
+    frame_probs = np.asarray(frame_probs, dtype=np.float64)
+    if frame_probs.ndim != 2 or frame_probs.shape[1] != len(labels):
+        raise ValueError(f"expected frame scores of shape (frames, {len(labels)}), got {frame_probs.shape}")
+    if len(frame_probs) == 0:
+        raise ValueError("clip is too short to produce a single feature frame")
+    smoothed = smooth(frame_probs)
+    scores = smoothed.max(axis=0)
+    if SILENCE in labels:
+        index = labels.index(SILENCE)
+        scores[index] = smoothed[:, index].min()
+    return scores
+
+
+def clip_label(frame_probs: np.ndarray, labels: tuple[str, ...]) -> tuple[str, float]:
+    """Top label of a clip and its score, from per-frame probabilities (T, C)."""
+    scores = clip_scores(frame_probs, labels)
+    best = int(np.argmax(scores))
+    return labels[best], float(scores[best])

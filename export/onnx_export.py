@@ -1,0 +1,110 @@
+"""Export a trained checkpoint to streaming fp32 and int8 ONNX files that describe themselves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import onnx
+import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from torch import nn
+
+from audio_lstm.device.model_file import (
+    INPUT_C,
+    INPUT_FEATURES,
+    INPUT_H,
+    OUTPUT_C,
+    OUTPUT_H,
+    OUTPUT_SCORES,
+    build_metadata,
+)
+from audio_lstm.features import MfccConfig
+from audio_lstm.labels import EVENT_LABELS
+from audio_lstm.model import KeywordLSTM
+
+DEFAULT_THRESHOLD = 0.6  # per-class detection threshold written when training chose none
+OPSET = 17
+
+
+class StreamingGraph(nn.Module):
+    """The exported computation: features + state in, softmax scores + new state out."""
+
+    def __init__(self, model: KeywordLSTM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: torch.Tensor, h: torch.Tensor, c: torch.Tensor):  # noqa: ANN201
+        logits, (h_out, c_out) = self.model(features, (h, c))
+        return torch.softmax(logits, dim=-1), h_out, c_out
+
+
+def export_fp32(model: KeywordLSTM, path: Path) -> None:
+    """Write the float32 streaming graph (any number of frames per call)."""
+    model = model.eval()
+    cfg = model.cfg
+    h, c = model.zero_state(1)
+    example = torch.zeros(1, 4, cfg.n_features)
+    torch.onnx.export(
+        StreamingGraph(model),
+        (example, h, c),
+        str(path),
+        input_names=[INPUT_FEATURES, INPUT_H, INPUT_C],
+        output_names=[OUTPUT_SCORES, OUTPUT_H, OUTPUT_C],
+        dynamic_axes={INPUT_FEATURES: {1: "frames"}, OUTPUT_SCORES: {1: "frames"}},
+        opset_version=OPSET,
+        dynamo=False,
+    )
+
+
+def quantize_int8(fp32_path: Path, int8_path: Path, reduce_range: bool = False) -> None:
+    """Dynamic int8 quantization of the LSTM and linear weights (activations quantized per call).
+
+    `reduce_range` uses 7-bit weights, which avoids int16 accumulator saturation on x86 CPUs
+    without VNNI; ARM boards (the target) do not need it.
+    """
+    quantize_dynamic(
+        str(fp32_path),
+        str(int8_path),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["LSTM", "MatMul", "Gemm"],
+        reduce_range=reduce_range,
+    )
+
+
+def write_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Replace the file's metadata_props with `metadata`."""
+    graph = onnx.load(str(path))
+    del graph.metadata_props[:]
+    for key, value in metadata.items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(graph, str(path))
+
+
+def export_checkpoint(
+    model: KeywordLSTM,
+    mfcc_cfg: MfccConfig,
+    out_dir: Path,
+    name: str = "model",
+    thresholds: dict[str, float] | None = None,
+    model_version: str | None = None,
+    reduce_range: bool = False,
+    extra_metadata: dict[str, object] | None = None,
+) -> tuple[Path, Path]:
+    """Write `<name>.fp32.onnx` and `<name>.int8.onnx` into `out_dir`; return both paths."""
+    if mfcc_cfg.n_mfcc != model.cfg.n_features:
+        raise ValueError(f"front end gives {mfcc_cfg.n_mfcc} coefficients, model expects {model.cfg.n_features}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fp32_path, int8_path = out_dir / f"{name}.fp32.onnx", out_dir / f"{name}.int8.onnx"
+    thresholds = dict(thresholds or {label: DEFAULT_THRESHOLD for label in EVENT_LABELS if label in model.cfg.labels})
+    version = model_version or dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    state_shape = (model.cfg.num_layers, 1, model.cfg.hidden_size)
+    export_fp32(model, fp32_path)
+    quantize_int8(fp32_path, int8_path, reduce_range=reduce_range)
+    for path, precision in ((fp32_path, "fp32"), (int8_path, "int8")):
+        metadata = build_metadata(
+            model.cfg.labels, mfcc_cfg, state_shape, thresholds, version, precision, extra_metadata
+        )
+        write_metadata(path, metadata)
+    return fp32_path, int8_path
