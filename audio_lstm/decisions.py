@@ -43,3 +43,12 @@ def clip_label(frame_probs: np.ndarray, labels: tuple[str, ...]) -> tuple[str, f
     scores = clip_scores(frame_probs, labels)
     best = int(np.argmax(scores))
     return labels[best], float(scores[best])
+
+
+CLIP_TAIL_SECONDS = 0.3  # zeros appended to a short clip so the model sees the word's end
+
+
+def pad_clip(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A clip as the clip classifier scores it: the audio followed by CLIP_TAIL_SECONDS of zeros."""
+    tail = np.zeros(int(round(CLIP_TAIL_SECONDS * sample_rate)), dtype=np.float32)
+    return np.concatenate([np.asarray(audio, dtype=np.float32), tail])

@@ -94,6 +94,9 @@ def load_checkpoint(path: Path | str) -> tuple[KeywordLSTM, MfccConfig, dict[str
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises pickle, zip and runtime errors for foreign files
+        raise ValueError(f"{path} is not an audio-lstm checkpoint: {str(error).splitlines()[0]}") from error
+    try:
         values = dict(blob["model_config"])
         values["labels"] = tuple(values["labels"])
         model = KeywordLSTM(ModelConfig(**values))

@@ -1,0 +1,43 @@
+# Fresh machine: `make demo` (classify the bundled example recordings) and `make test`.
+# Both create .venv and install everything: the pinned CPU build of torch FIRST (a bare
+# `torch` requirement would pull a multi-GB CUDA build), then the package with its extras.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+DATA ?= ../shared/data
+RUN ?= runs/default
+
+.PHONY: demo test model bench clean system-deps
+
+$(VENV)/.installed: pyproject.toml
+	$(MAKE) system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[train,test]"
+	touch $@
+
+# sounddevice needs the PortAudio shared library (Debian/Raspberry Pi OS: libportaudio2).
+system-deps:
+	@if ! ldconfig -p 2>/dev/null | grep -q libportaudio; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libportaudio2; \
+	fi
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/audio-lstm classify --clip --format table examples/clips
+	$(VENV)/bin/audio-lstm classify --format table examples/stream_demo.flac
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+# Reproduce the bundled model from scratch on the team's data (CPU: see README for the time).
+model: $(VENV)/.installed
+	$(VENV)/bin/audio-lstm train $(DATA) --out $(RUN) --force --no-progress
+	$(VENV)/bin/audio-lstm export $(RUN)/best.pt --force --bundle --model-version $$(date +%Y.%m.%d)
+	$(VENV)/bin/audio-lstm evaluate audio_lstm/models/default.int8.onnx $(DATA) --out $(RUN)/int8-eval
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,69 @@
+"""`audio-lstm train`: train a model on one or more data folders."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from audio_lstm.sources import LAYOUTS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from audio_lstm.model import ModelConfig
+    from audio_lstm.train import TrainConfig
+
+    model, train = ModelConfig(), TrainConfig()
+    parser = argparse.ArgumentParser(prog="audio-lstm train", description=__doc__)
+    parser.add_argument("data", nargs="+", type=Path, help="data folder(s): shared, Speech Commands, ESC-50 or folder-per-label")
+    parser.add_argument("--layout", choices=LAYOUTS, default="auto", help="data layout (default: detect)")
+    parser.add_argument("--out", type=Path, default=Path("runs/latest"), help="run folder (default: runs/latest)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing run folder's results")
+    parser.add_argument("--epochs", type=int, default=train.epochs)
+    parser.add_argument("--batch-size", type=int, default=train.batch_size)
+    parser.add_argument("--lr", type=float, default=train.learning_rate)
+    parser.add_argument("--steps-per-epoch", type=int, default=None, help="default: one pass over the training clips")
+    parser.add_argument("--hidden", type=int, default=model.hidden_size, help="LSTM units per layer")
+    parser.add_argument("--layers", type=int, default=model.num_layers, help="LSTM layers")
+    parser.add_argument("--workers", type=int, default=train.num_workers, help="data worker processes")
+    parser.add_argument("--seed", type=int, default=train.seed)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from audio_lstm.features import MfccConfig
+    from audio_lstm.model import ModelConfig
+    from audio_lstm.sources import open_corpora
+    from audio_lstm.train import TrainConfig, train
+
+    if (args.out / "best.pt").exists() and not args.force:
+        print(f"audio-lstm train: {args.out} already holds a trained model; pass --force or choose another --out",
+              file=sys.stderr)
+        return 2
+    try:
+        corpus = open_corpora(args.data, args.layout)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"audio-lstm train: {error}", file=sys.stderr)
+        return 2
+    mfcc = MfccConfig()
+    model = ModelConfig(n_features=mfcc.n_mfcc, hidden_size=args.hidden, num_layers=args.layers)
+    cfg = dataclasses.replace(
+        TrainConfig(), epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+        steps_per_epoch=args.steps_per_epoch, num_workers=args.workers, seed=args.seed,
+    )
+    extra = {"data": [str(path.resolve()) for path in args.data], "layout": args.layout}
+    metrics = train(corpus, args.out, model, mfcc, cfg, device=args.device,
+                    progress=not args.no_progress, extra=extra)
+    best = metrics["best"]
+    print(f"best validation accuracy {best['val_accuracy']:.4f} at epoch {best['epoch']}; "
+          f"checkpoint {args.out / 'best.pt'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Checkpoints rebuild exactly; export writes self-describing streaming fp32/int8 ONNX files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from audio_lstm.device.model_file import ModelFileError, parse_metadata  # noqa: E402
+from audio_lstm.export.command import main as export_main  # noqa: E402
+from audio_lstm.export.onnx_export import export_checkpoint  # noqa: E402
+from audio_lstm.export.parity import OnnxScorer, check_parity  # noqa: E402
+from audio_lstm.features import MfccConfig  # noqa: E402
+from audio_lstm.model import KeywordLSTM, ModelConfig, load_checkpoint, save_checkpoint  # noqa: E402
+
+
+def small_model(seed: int = 0) -> KeywordLSTM:
+    torch.manual_seed(seed)
+    model = KeywordLSTM(ModelConfig(hidden_size=24, num_layers=2))
+    model.feature_mean.uniform_(-5, 5)
+    model.feature_std.uniform_(5, 20)
+    return model.eval()
+
+
+def test_checkpoint_round_trip(tmp_path: Path) -> None:
+    model = small_model()
+    save_checkpoint(tmp_path / "m.pt", model, MfccConfig(), {"note": "x"})
+    loaded, mfcc_cfg, extra = load_checkpoint(tmp_path / "m.pt")
+    assert loaded.cfg == model.cfg and mfcc_cfg == MfccConfig() and extra == {"note": "x"}
+    features = torch.randn(2, 30, 20) * 10
+    assert torch.equal(model(features)[0], loaded(features)[0])
+
+
+def test_bad_checkpoint_is_named(tmp_path: Path) -> None:
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pt"):
+        load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_export_writes_streaming_files_with_metadata(tmp_path: Path) -> None:
+    model = small_model()
+    fp32, int8 = export_checkpoint(model, MfccConfig(), tmp_path, "m", model_version="1.2.3")
+    assert int8.stat().st_size < fp32.stat().st_size
+    for path, precision in ((fp32, "fp32"), (int8, "int8")):
+        graph = onnx.load(str(path))
+        info = parse_metadata({p.key: p.value for p in graph.metadata_props}, path)
+        assert info.labels == model.cfg.labels and info.precision == precision
+        assert info.state_shape == (2, 1, 24) and info.model_version == "1.2.3"
+        assert info.frontend == MfccConfig() and info.sample_rate == 16000
+        assert [i.name for i in graph.graph.input] == ["features", "h", "c"]
+    ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
+    assert "DynamicQuantizeLSTM" in ops
+
+
+def test_parity_torch_fp32_and_chunked(tmp_path: Path) -> None:
+    model = small_model(1)
+    fp32, int8 = export_checkpoint(model, MfccConfig(), tmp_path)
+    rng = np.random.default_rng(0)
+    clips = (0.1 * rng.standard_normal((6, 16000))).astype(np.float32)
+    report = check_parity(model, MfccConfig(), fp32, int8, clips)
+    assert report.torch_max_diff < 1e-4
+    assert report.streaming_max_diff < 1e-5
+    assert report.clips == 6 and "torch vs fp32" in report.format()
+    # the int8 file really is streaming: state carries across calls
+    features = (10 * rng.standard_normal((40, 20))).astype(np.float32)
+    scorer = OnnxScorer(int8)
+    np.testing.assert_allclose(scorer.run(features, [1] * 40), scorer.run(features), atol=1e-4)
+
+
+def test_metadata_validation_names_the_problem() -> None:
+    good = {p.key: p.value for p in onnx.load_from_string(b"").metadata_props}  # empty
+    with pytest.raises(ModelFileError, match="not an audio-lstm streaming model"):
+        parse_metadata(good, "x.onnx")
+
+
+def test_export_command_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    save_checkpoint(tmp_path / "best.pt", small_model(), MfccConfig())
+    assert export_main([str(tmp_path / "best.pt"), "--skip-parity"]) == 0
+    before = (tmp_path / "model.int8.onnx").read_bytes()
+    assert export_main([str(tmp_path / "best.pt"), "--skip-parity"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (tmp_path / "model.int8.onnx").read_bytes() == before
+    assert export_main([str(tmp_path / "nothing.pt")]) == 2
