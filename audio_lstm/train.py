@@ -168,7 +168,7 @@ def train(
             scaler.update()
             schedule.step()
             state = (new_state[0].detach().float(), new_state[1].detach().float())
-            total += float(loss)
+            total += loss.item()
             count += 1
             bar.set_postfix(loss=f"{total / count:.3f}")
         result = evaluate_clips(lambda x: _torch_scores(model, frontend, x, device), val_set, model_cfg.labels)

@@ -9,11 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from audio_lstm.audio_io import load_audio
 from audio_lstm.data import Clip
 from audio_lstm.decisions import clip_label, pad_clip
-
-CLIP_SECONDS = 1.0  # validation clips are padded or trimmed to this before the tail is added
+from audio_lstm.streams import CLIP_SECONDS, load_clip
 
 # Scores a batch of equal-length clips (batch, samples) -> per-frame probabilities (batch, frames, classes).
 BatchScorer = Callable[[np.ndarray], np.ndarray]
@@ -30,11 +28,7 @@ class ClipSet:
     @classmethod
     def load(cls, clips: Sequence[Clip], sample_rate: int = 16000) -> "ClipSet":
         length = int(CLIP_SECONDS * sample_rate)
-        rows = []
-        for clip in clips:
-            audio = load_audio(clip.path, sample_rate)[:length]
-            audio = np.pad(audio, (0, length - len(audio)))
-            rows.append(pad_clip(audio, sample_rate))
+        rows = [pad_clip(load_clip(clip.path, sample_rate, length)[0], sample_rate) for clip in clips]
         audio = np.stack(rows) if rows else np.zeros((0, length), dtype=np.float32)
         return cls(audio, [clip.label for clip in clips], [clip.path for clip in clips])
 

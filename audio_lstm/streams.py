@@ -1,0 +1,248 @@
+"""Training examples: continuous multi-clip streams with per-frame targets (numpy only).
+
+A stream is background (a noise-bank segment at a random level, near-silence or exact zeros)
+with 0..max_clips clips placed at random non-overlapping offsets, each mixed at a random SNR.
+Frame ``i`` is labelled by the time of its END sample, ``i * hop + n_fft``: a word's frames are
+ignored (-100) from its onset until the model can know it, then carry its label until a short
+tail after the word ends; everything else is `_silence_`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audio_lstm.audio_io import load_audio
+from audio_lstm.augment import NoiseBank, db_to_gain, random_noise_segment, rms, word_activity
+from audio_lstm.data import Clip
+from audio_lstm.decisions import CLIP_TAIL_SECONDS, pad_clip  # noqa: F401  (re-exported)
+from audio_lstm.features import MfccConfig, num_frames
+from audio_lstm.labels import SILENCE
+
+IGNORE_INDEX = -100  # target of frames left out of the loss
+CLIP_SECONDS = 1.0  # every clip is loaded as exactly this much audio
+
+# (audio padded/trimmed to one clip, word activity) per (path, sample rate, length); process-local.
+_CLIP_CACHE: dict[tuple[str, int, int], tuple[np.ndarray, tuple[int, int] | None]] = {}
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """How training streams are generated."""
+
+    seconds: float = 3.0  # stream length
+    max_clips: int = 3  # event clips placed per stream (0..max_clips, mostly >= 1)
+    snr_db: tuple[float, float] = (0.0, 20.0)  # clip active RMS over background RMS, dB
+    clean_probability: float = 0.1  # stream with no added background (near-silent dither only)
+    digital_silence_probability: float = 0.05  # background is exact zeros
+    lead_seconds: float = 0.2  # positive frames start max(a + lead, b - lead) (clipped to <= b)
+    tail_seconds: float = 0.25  # positive frames continue until b + tail
+    empty_probability: float = 0.05  # stream with no clip at all (background only)
+    background_dbfs: tuple[float, float] = (-60.0, -25.0)  # RMS of a noise background, dBFS
+    near_silence_dbfs: tuple[float, float] = (-90.0, -65.0)  # RMS of the dither of a clean stream
+    gain_db: tuple[float, float] = (-10.0, 6.0)  # clip gain when there is no background to set an SNR
+    start_cut_probability: float = 0.2  # chance the first clip starts before the stream (leading silence cut)
+
+    def __post_init__(self) -> None:
+        if self.seconds < CLIP_SECONDS:
+            raise ValueError(f"stream seconds ({self.seconds}) must be at least one clip ({CLIP_SECONDS} s)")
+        if self.max_clips < 0:
+            raise ValueError(f"max_clips must be >= 0, got {self.max_clips}")
+        if self.clean_probability + self.digital_silence_probability > 1:
+            raise ValueError("clean_probability + digital_silence_probability must not exceed 1")
+        if self.lead_seconds < 0 or self.tail_seconds < 0:
+            raise ValueError("lead_seconds and tail_seconds must be >= 0")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One clip in a stream: its index in the sampler, where its audio starts, its amplitude gain."""
+
+    clip: int
+    offset: int  # stream sample of the clip's first sample; negative when the start is cut off
+    gain: float
+
+
+def frame_targets(
+    num_samples: int,
+    spans: Sequence[tuple[int, int, int]],
+    mfcc: MfccConfig,
+    silence_index: int,
+    lead: int,
+    tail: int,
+) -> np.ndarray:
+    """Per-frame targets (int64) of a stream of `num_samples` samples.
+
+    `spans` holds (label index, a, b): word activity [a, b) in stream samples. Frames whose end
+    sample lies in [a, start) are IGNORE_INDEX, those in [start, b + tail] get the label, with
+    start = min(max(a + lead, b - lead), b). Later spans overwrite earlier ones; the rest is silence.
+    """
+    count = num_frames(num_samples, mfcc)
+    ends = np.arange(count, dtype=np.int64) * mfcc.hop_length + mfcc.n_fft
+    targets = np.full(count, silence_index, dtype=np.int64)
+    for label, a, b in spans:
+        start = min(max(a + lead, b - lead), b)
+        targets[(ends >= a) & (ends < start)] = IGNORE_INDEX
+        targets[(ends >= start) & (ends <= b + tail)] = label
+    return targets
+
+
+def load_clip(path: Path, sample_rate: int, length: int) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """A clip as exactly `length` samples plus its word activity.
+
+    Shorter files are zero-padded at the end; longer ones keep the `length` samples centred on
+    their word activity (so a long recording's word is not cut off).
+    """
+    audio = load_audio(path, sample_rate)
+    if len(audio) > length:
+        span = word_activity(audio, sample_rate)
+        middle = len(audio) // 2 if span is None else (span[0] + span[1]) // 2
+        first = int(np.clip(middle - length // 2, 0, len(audio) - length))
+        audio = audio[first : first + length]
+    audio = np.ascontiguousarray(np.pad(audio, (0, length - len(audio))), dtype=np.float32)
+    return audio, word_activity(audio, sample_rate)
+
+
+class StreamSampler:
+    """Generates (audio, frame targets) training streams from clips and a noise bank."""
+
+    def __init__(
+        self,
+        clips: list[Clip],
+        noise: NoiseBank,
+        labels: tuple[str, ...],
+        mfcc: MfccConfig,
+        cfg: StreamConfig,
+        seed: int,
+        audio_cache: dict | None = None,
+    ) -> None:
+        if SILENCE not in labels:
+            raise ValueError(f"labels must include {SILENCE!r} (the default frame target), got {labels}")
+        stray = sorted({clip.label for clip in clips} - set(labels))
+        if stray:
+            raise ValueError(f"clips carry label(s) {', '.join(stray)} that are not among the model labels {labels}")
+        if not clips:
+            raise ValueError("no clips to build streams from")
+        self.clips = list(clips)
+        self.noise = noise
+        self.labels = tuple(labels)
+        self.mfcc = mfcc
+        self.cfg = cfg
+        self.seed = seed
+        self.silence_index = self.labels.index(SILENCE)
+        rate = mfcc.sample_rate
+        self.clip_length = int(round(CLIP_SECONDS * rate))
+        self.length = int(round(cfg.seconds * rate))
+        self.lead = int(round(cfg.lead_seconds * rate))
+        self.tail = int(round(cfg.tail_seconds * rate))
+        self.max_clips = min(cfg.max_clips, self.length // self.clip_length)
+        cache = _CLIP_CACHE if audio_cache is None else audio_cache
+        keys = [(str(clip.path), rate, self.clip_length) for clip in self.clips]
+        todo = list(dict.fromkeys(key for key in keys if key not in cache))
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for key, loaded in zip(todo, pool.map(lambda k: load_clip(Path(k[0]), rate, self.clip_length), todo)):
+                cache[key] = loaded
+        self.audio = [cache[key][0] for key in keys]
+        self.activity = [cache[key][1] for key in keys]
+        self.active_rms = [0.0 if s is None else rms(a[s[0] : s[1]]) for a, s in zip(self.audio, self.activity)]
+        by_label: dict[int, list[int]] = {}
+        for i, clip in enumerate(self.clips):
+            by_label.setdefault(self.labels.index(clip.label), []).append(i)
+        self._label_ids = np.array(sorted(by_label), dtype=np.int64)
+        self._by_label = [np.array(by_label[int(k)], dtype=np.int64) for k in self._label_ids]
+        self._rng = np.random.default_rng(seed)
+
+    def mean_clips_per_stream(self) -> float:
+        """Expected number of clips placed in one stream."""
+        if self.max_clips == 0:
+            return 0.0
+        return (1.0 - self.cfg.empty_probability) * (1 + self.max_clips) / 2
+
+    def __len__(self) -> int:
+        """Streams per epoch: clips per epoch / mean clips per stream."""
+        mean = self.mean_clips_per_stream()
+        return max(1, int(round(len(self.clips) / mean))) if mean > 0 else len(self.clips)
+
+    def choose_clip(self, rng: np.random.Generator) -> int:
+        """A clip index, class-balanced: a label uniformly, then one of its clips."""
+        group = self._by_label[int(rng.integers(len(self._by_label)))]
+        return int(group[int(rng.integers(len(group)))])
+
+    def background(self, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+        """A background of stream length, and whether it is real noise (clips then follow an SNR)."""
+        cfg = self.cfg
+        draw = rng.random()
+        if draw < cfg.digital_silence_probability:
+            return np.zeros(self.length, dtype=np.float32), False
+        if draw < cfg.digital_silence_probability + cfg.clean_probability or len(self.noise) == 0:
+            level = db_to_gain(rng.uniform(*cfg.near_silence_dbfs))
+            return (rng.standard_normal(self.length) * level).astype(np.float32), False
+        segment = random_noise_segment(self.noise, self.length, rng)
+        current = rms(segment)
+        if current <= 0.0:
+            return segment.astype(np.float32), False
+        scale = db_to_gain(rng.uniform(*cfg.background_dbfs)) / current
+        return (segment * np.float32(scale)).astype(np.float32), True
+
+    def plan(self, rng: np.random.Generator) -> tuple[np.ndarray, list[Placement]]:
+        """A random background and the clips to place on it (offsets and gains)."""
+        cfg = self.cfg
+        background, noisy = self.background(rng)
+        count = 0
+        if self.max_clips > 0 and rng.random() >= cfg.empty_probability:
+            count = int(rng.integers(1, self.max_clips + 1))
+        chosen = [self.choose_clip(rng) for _ in range(count)]
+        free = self.length - count * self.clip_length
+        cuts = np.sort(rng.integers(0, free + 1, size=count))
+        gaps = np.diff(np.concatenate([[0], cuts]))
+        placements: list[Placement] = []
+        position = 0
+        for i, (index, gap) in enumerate(zip(chosen, gaps)):
+            offset = position + int(gap)
+            position = offset + self.clip_length
+            span = self.activity[index]
+            if i == 0 and span is not None and rng.random() < cfg.start_cut_probability:
+                offset = -int(rng.integers(0, span[0] + 1))  # cut leading silence only, never the word
+            placements.append(Placement(index, offset, self._gain(index, offset, background, noisy, rng)))
+        return background, placements
+
+    def _gain(self, index: int, offset: int, background: np.ndarray, noisy: bool, rng: np.random.Generator) -> float:
+        span = self.activity[index]
+        if noisy and span is not None and self.active_rms[index] > 0.0:
+            region = background[max(0, offset + span[0]) : max(0, offset + span[1])]
+            level = rms(region)
+            if level > 0.0:
+                return level * db_to_gain(rng.uniform(*self.cfg.snr_db)) / self.active_rms[index]
+        return db_to_gain(rng.uniform(*self.cfg.gain_db))
+
+    def render(self, background: np.ndarray, placements: Sequence[Placement]) -> tuple[np.ndarray, np.ndarray]:
+        """Mix placed clips into `background`; returns audio float32 (N,) and targets int64 (frames,)."""
+        audio = np.array(background, dtype=np.float32, copy=True)
+        spans: list[tuple[int, int, int]] = []
+        for place in placements:
+            clip = self.audio[place.clip]
+            first = max(0, -place.offset)
+            last = min(len(clip), len(audio) - place.offset)
+            if last <= first:
+                continue
+            audio[place.offset + first : place.offset + last] += clip[first:last] * np.float32(place.gain)
+            label = self.clips[place.clip].label
+            span = self.activity[place.clip]
+            if label != SILENCE and span is not None:
+                spans.append((self.labels.index(label), place.offset + span[0], place.offset + span[1]))
+        peak = float(np.abs(audio).max()) if len(audio) else 0.0
+        if peak > 0.99:
+            audio *= np.float32(0.99 / peak)
+        return audio, frame_targets(len(audio), spans, self.mfcc, self.silence_index, self.lead, self.tail)
+
+    def sample(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One stream: audio float32 (N,), targets int64 (num_frames(N, mfcc),).
+
+        Without `rng`, the sampler's own generator (seeded with `seed`) is used.
+        """
+        background, placements = self.plan(self._rng if rng is None else rng)
+        return self.render(background, placements)

@@ -1,0 +1,195 @@
+"""Training streams: where targets go, SNR, class balance, determinism."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from audio_lstm.augment import NoiseBank, rms
+from audio_lstm.data import Clip
+from audio_lstm.features import MfccConfig, num_frames
+from audio_lstm.labels import LABELS, SILENCE
+from audio_lstm.streams import (
+    CLIP_TAIL_SECONDS,
+    pad_clip,
+    IGNORE_INDEX,
+    Placement,
+    StreamConfig,
+    StreamSampler,
+    frame_targets,
+)
+
+RATE = 16000
+MFCC = MfccConfig()
+TONE_START, TONE_END = 6400, 11200  # the tone clip's word: 0.4 s .. 0.7 s (10 ms aligned)
+# Zero background, exactly one clip, no start cut: the stream is the clip and nothing else.
+ZERO = StreamConfig(digital_silence_probability=1.0, clean_probability=0.0, empty_probability=0.0, max_clips=1,
+                    start_cut_probability=0.0)
+
+
+def tone_clip(path: Path, start: int = TONE_START, end: int = TONE_END, rate: int = RATE, seconds: float = 1.0,
+              channels: int = 1) -> Path:
+    """A clip that is exact zeros except a tone in [start, end) (samples at 16 kHz)."""
+    audio = np.zeros(int(seconds * rate), dtype=np.float32)
+    a, b = int(start * rate / RATE), int(end * rate / RATE)
+    audio[a:b] = 0.3 * np.cos(2 * np.pi * 500 * np.arange(b - a) / rate)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), np.stack([audio] * channels, 1) if channels > 1 else audio, rate)
+    return path
+
+
+def clip(path: Path, label: str, group: str = "g") -> Clip:
+    return Clip(path, label, group, "train")
+
+
+def expected_targets(a: int, b: int, label: int, length: int, cfg: StreamConfig = ZERO) -> np.ndarray:
+    lead, tail = int(cfg.lead_seconds * RATE), int(cfg.tail_seconds * RATE)
+    start = min(max(a + lead, b - lead), b)
+    ends = np.arange(num_frames(length, MFCC)) * MFCC.hop_length + MFCC.n_fft
+    out = np.full(len(ends), LABELS.index(SILENCE))
+    out[(ends >= a) & (ends < start)] = IGNORE_INDEX
+    out[(ends >= start) & (ends <= b + tail)] = label
+    return out
+
+
+def test_clip_for_validation_appends_tail() -> None:
+    assert CLIP_TAIL_SECONDS == 0.3
+    out = pad_clip(np.ones(16000, dtype=np.float32), 16000)
+    assert out.shape == (16000 + 4800,) and out.dtype == np.float32
+    assert np.all(out[:16000] == 1) and np.all(out[16000:] == 0)
+
+
+def test_frame_targets_lead_and_tail() -> None:
+    # Long word [10000, 20000): start = b - lead = 16800; positive until 24000.
+    targets = frame_targets(48000, [(3, 10000, 20000)], MFCC, silence_index=11, lead=3200, tail=4000)
+    ends = np.arange(len(targets)) * 160 + 512
+    assert len(targets) == num_frames(48000, MFCC) == 297
+    assert np.all(targets[ends < 10000] == 11)
+    assert np.all(targets[(ends >= 10000) & (ends < 16800)] == IGNORE_INDEX)
+    assert np.all(targets[(ends >= 16800) & (ends <= 24000)] == 3)
+    assert np.all(targets[ends > 24000] == 11)
+    # Short word [10000, 11000): start = min(a + lead, b) = b.
+    short = frame_targets(48000, [(3, 10000, 11000)], MFCC, 11, 3200, 4000)
+    assert np.all(short[(ends >= 10000) & (ends < 11000)] == IGNORE_INDEX)
+    assert np.all(short[(ends >= 11000) & (ends <= 15000)] == 3)
+
+
+def test_render_places_tone_and_targets_exactly(tmp_path: Path) -> None:
+    path = tone_clip(tmp_path / "yes" / "t.flac", rate=44100, channels=2)  # resampled on load
+    sampler = StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), LABELS, MFCC, ZERO, seed=0)
+    assert sampler.activity[0] == (TONE_START, TONE_END)
+    audio, targets = sampler.render(np.zeros(48000, dtype=np.float32), [Placement(0, 8000, 1.0)])
+    assert audio.shape == (48000,) and audio.dtype == np.float32 and targets.dtype == np.int64
+    loud = np.flatnonzero(np.abs(audio) > 0.05)
+    assert abs(loud[0] - (8000 + TONE_START)) < 20 and abs(loud[-1] - (8000 + TONE_END)) < 20
+    assert np.array_equal(targets, expected_targets(8000 + TONE_START, 8000 + TONE_END, LABELS.index("yes"), 48000))
+    # Concretely: a = 14400, start = 17600, end of positives = 23200.
+    ends = np.arange(len(targets)) * 160 + 512
+    assert set(targets[(ends >= 14400) & (ends < 17600)]) == {IGNORE_INDEX}
+    assert set(targets[(ends >= 17600) & (ends <= 23200)]) == {LABELS.index("yes")}
+
+
+def test_sample_targets_follow_the_placed_tone(tmp_path: Path) -> None:
+    path = tone_clip(tmp_path / "t.wav")
+    sampler = StreamSampler([clip(path, "go")], NoiseBank.from_arrays([]), LABELS, MFCC, ZERO, seed=0)
+    rng = np.random.default_rng(7)
+    offsets = set()
+    for _ in range(10):
+        audio, targets = sampler.sample(rng)
+        nonzero = np.flatnonzero(audio)
+        a, b = int(nonzero[0]), int(nonzero[-1]) + 1  # the tone starts and ends with non-zero samples
+        assert b - a == TONE_END - TONE_START
+        offsets.add(a - TONE_START)
+        assert np.array_equal(targets, expected_targets(a, b, LABELS.index("go"), len(audio)))
+    assert len(offsets) == 10 and min(offsets) >= 0 and max(offsets) <= 48000 - 16000
+
+
+def test_start_cut_never_cuts_the_word(tmp_path: Path) -> None:
+    path = tone_clip(tmp_path / "t.wav")
+    cfg = replace(ZERO, start_cut_probability=1.0)
+    sampler = StreamSampler([clip(path, "up")], NoiseBank.from_arrays([]), LABELS, MFCC, cfg, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        _, placements = sampler.plan(rng)
+        assert -TONE_START <= placements[0].offset <= 0
+
+
+def test_silence_clips_keep_silence_targets_and_long_clips_are_centred(tmp_path: Path) -> None:
+    quiet = tone_clip(tmp_path / "s.wav")
+    long = tone_clip(tmp_path / "long.wav", start=24000, end=28800, seconds=2.0)  # word at 1.5 s of 2 s
+    sampler = StreamSampler([clip(quiet, SILENCE), clip(long, "no")], NoiseBank.from_arrays([]), LABELS, MFCC, ZERO, seed=0)
+    _, targets = sampler.render(np.zeros(48000, dtype=np.float32), [Placement(0, 0, 1.0)])
+    assert np.all(targets == LABELS.index(SILENCE))
+    a, b = sampler.activity[1]
+    assert b - a == 4800 and 0 < a and b < 16000 and len(sampler.audio[1]) == 16000
+
+
+def test_stream_snr_and_background_level(tmp_path: Path) -> None:
+    path = tone_clip(tmp_path / "t.wav")
+    noise = NoiseBank.from_arrays([np.random.default_rng(0).standard_normal(5 * RATE).astype(np.float32)])
+    cfg = StreamConfig(clean_probability=0.0, digital_silence_probability=0.0, empty_probability=0.0, max_clips=1,
+                       snr_db=(10.0, 10.0), background_dbfs=(-40.0, -30.0))
+    sampler = StreamSampler([clip(path, "yes")], noise, LABELS, MFCC, cfg, seed=0)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        background, placements = sampler.plan(rng)
+        assert -40.5 < 20 * np.log10(rms(background)) < -29.5
+        audio, _ = sampler.render(background, placements)
+        place = placements[0]
+        a, b = place.offset + TONE_START, place.offset + TONE_END
+        word = audio[a:b] - background[a:b]
+        assert abs(20 * np.log10(rms(word) / rms(background[a:b])) - 10.0) < 0.5
+
+
+def test_class_balance_and_len(tmp_path: Path) -> None:
+    clips = [clip(tone_clip(tmp_path / f"y{i}.wav"), "yes") for i in range(12)]
+    clips += [clip(tone_clip(tmp_path / "n.wav"), "no"), clip(tone_clip(tmp_path / "g.wav"), "glass_break")]
+    sampler = StreamSampler(clips, NoiseBank.from_arrays([]), LABELS, MFCC, StreamConfig(), seed=0)
+    rng = np.random.default_rng(0)
+    counts = Counter(sampler.clips[sampler.choose_clip(rng)].label for _ in range(3000))
+    assert set(counts) == {"yes", "no", "glass_break"}
+    assert all(900 < n < 1100 for n in counts.values())
+    assert len(sampler) == round(14 / (0.95 * 2.0))  # mean clips per stream: 0.95 * (1 + 3) / 2
+
+
+def test_determinism_and_shapes(tmp_path: Path) -> None:
+    words = ["yes", "no", "left", SILENCE]
+    clips = [clip(tone_clip(tmp_path / f"{w}.wav", start=1600 * i, end=1600 * i + 4800), w) for i, w in enumerate(words)]
+    noise = NoiseBank.from_arrays([np.random.default_rng(0).standard_normal(4 * RATE).astype(np.float32) * 0.1])
+    make = lambda seed: StreamSampler(clips, noise, LABELS, MFCC, StreamConfig(), seed=seed)  # noqa: E731
+    first = [make(0).sample(np.random.default_rng(3)) for _ in range(2)]
+    assert all(np.array_equal(first[0][i], first[1][i]) for i in range(2))
+    own = [make(5).sample() for _ in range(2)]
+    assert np.array_equal(own[0][0], own[1][0])  # sample() without rng uses the sampler's seed
+    other = make(6).sample()
+    assert not np.array_equal(own[0][0], other[0])
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        audio, targets = make(0).sample(rng)
+        assert audio.shape == (48000,) and audio.dtype == np.float32 and np.abs(audio).max() <= 0.99 + 1e-6
+        assert targets.shape == (num_frames(48000, MFCC),) and targets.dtype == np.int64
+        assert set(np.unique(targets)) <= {IGNORE_INDEX, *range(len(LABELS))}
+
+
+def test_cache_and_errors(tmp_path: Path) -> None:
+    path = tone_clip(tmp_path / "t.wav")
+    cache: dict = {}
+    StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), LABELS, MFCC, ZERO, seed=0, audio_cache=cache)
+    assert len(cache) == 1
+    path.unlink()  # the second sampler reads from the cache, not the disk
+    again = StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), LABELS, MFCC, ZERO, seed=0, audio_cache=cache)
+    assert again.activity[0] == (TONE_START, TONE_END)
+    with pytest.raises(ValueError, match="t.wav"):
+        StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), LABELS, MFCC, ZERO, seed=0, audio_cache={})
+    labels = ("yes", SILENCE)
+    with pytest.raises(ValueError, match="not among the model labels"):
+        StreamSampler([clip(path, "no")], NoiseBank.from_arrays([]), labels, MFCC, ZERO, seed=0, audio_cache=cache)
+    with pytest.raises(ValueError, match="_silence_"):
+        StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), ("yes",), MFCC, ZERO, seed=0, audio_cache=cache)
+    with pytest.raises(ValueError, match="at least one clip"):
+        StreamConfig(seconds=0.5)
