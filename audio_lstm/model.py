@@ -21,7 +21,7 @@ class ModelConfig:
     n_features: int = 20  # MFCC coefficients per frame (must equal MfccConfig.n_mfcc)
     hidden_size: int = 96  # LSTM units per layer; the main size knob (params grow ~quadratically)
     num_layers: int = 2  # stacked LSTM layers
-    dropout: float = 0.1  # between LSTM layers and before the classifier, training only
+    dropout: float = 0.2  # between LSTM layers and before the classifier, training only
     labels: tuple[str, ...] = LABELS  # output classes, in score order
 
     @property

@@ -46,6 +46,9 @@ class StreamConfig:
     near_silence_dbfs: tuple[float, float] = (-90.0, -65.0)  # RMS of the dither of a clean stream
     gain_db: tuple[float, float] = (-10.0, 6.0)  # clip gain when there is no background to set an SNR
     start_cut_probability: float = 0.2  # chance the first clip starts before the stream (leading silence cut)
+    # relative draw weight per label (others 1.0): unknown speech is the most varied class and the
+    # main source of false accepts, so it is drawn more often than any single keyword
+    label_weights: tuple[tuple[str, float], ...] = (("_unknown_", 3.0),)
 
     def __post_init__(self) -> None:
         if self.seconds < CLIP_SECONDS:
@@ -154,6 +157,9 @@ class StreamSampler:
             by_label.setdefault(self.labels.index(clip.label), []).append(i)
         self._label_ids = np.array(sorted(by_label), dtype=np.int64)
         self._by_label = [np.array(by_label[int(k)], dtype=np.int64) for k in self._label_ids]
+        weights = dict(cfg.label_weights)
+        draw = np.array([weights.get(self.labels[int(k)], 1.0) for k in self._label_ids], dtype=np.float64)
+        self._label_probabilities = draw / draw.sum()
         self._rng = np.random.default_rng(seed)
 
     def mean_clips_per_stream(self) -> float:
@@ -168,8 +174,8 @@ class StreamSampler:
         return max(1, int(round(len(self.clips) / mean))) if mean > 0 else len(self.clips)
 
     def choose_clip(self, rng: np.random.Generator) -> int:
-        """A clip index, class-balanced: a label uniformly, then one of its clips."""
-        group = self._by_label[int(rng.integers(len(self._by_label)))]
+        """A clip index, class-balanced: a label by `label_weights` (else uniformly), then one of its clips."""
+        group = self._by_label[int(rng.choice(len(self._by_label), p=self._label_probabilities))]
         return int(group[int(rng.integers(len(group)))])
 
     def background(self, rng: np.random.Generator) -> tuple[np.ndarray, bool]:

@@ -34,7 +34,7 @@ from audio_lstm.validation import ClipSet, evaluate_clips
 class TrainConfig:
     """Optimisation settings; saved in the run folder and the checkpoint."""
 
-    epochs: int = 40  # passes over the (class-balanced) training clips
+    epochs: int = 60  # passes over the (class-balanced) training clips
     batch_size: int = 64  # streams per step
     learning_rate: float = 3e-3  # AdamW peak learning rate (one-cycle schedule)
     weight_decay: float = 1e-4  # AdamW decoupled weight decay
