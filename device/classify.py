@@ -1,0 +1,249 @@
+"""`audio-lstm classify`: label short clips (--clip), or find events in long recordings (default).
+
+Event mode streams each file in blocks through the same `StreamingClassifier` + `Detector` pair
+the live daemon uses (scores do not depend on the block size), so it reproduces what `listen`
+would have reported for that audio. Torch-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from audio_lstm.audio_io import AudioFileError, audio_info, find_audio_files, iter_audio_blocks, load_audio
+# One definition of the clip tail, shared with training-time validation (0.3 s of zeros).
+from audio_lstm.decisions import CLIP_TAIL_SECONDS, clip_label, pad_clip
+from audio_lstm.device.detector import Detector
+from audio_lstm.device.model_file import ModelFileError
+from audio_lstm.device.runtime import StreamingClassifier
+from audio_lstm.labels import SILENCE, UNKNOWN
+
+__all__ = ["CLIP_TAIL_SECONDS", "main", "threshold_arg", "resolve_thresholds", "make_detector"]
+
+PROG = "audio-lstm classify"
+BLOCK_SECONDS = 10.0  # event mode reads this much audio at a time
+PROGRESS_MIN_SECONDS = 30.0  # files longer than this get a progress bar (when stderr is a terminal)
+CLIP_FIELDS = ("file", "label", "score")
+EVENT_FIELDS = ("file", "label", "start_s", "end_s", "score")
+NON_EVENT_LABELS = (UNKNOWN, SILENCE)
+
+
+# -- shared with `listen` -----------------------------------------------------------------------
+
+
+def threshold_arg(text: str) -> tuple[str, float]:
+    """argparse type for ``LABEL=VALUE`` (VALUE a number in [0, 1])."""
+    label, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not sep or not label or not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected LABEL=VALUE with VALUE in [0, 1], got {text!r}")
+    return label, number
+
+
+def resolve_thresholds(labels: tuple[str, ...], defaults: dict[str, float],
+                       overrides: list[tuple[str, float]]) -> dict[str, float]:
+    """The model's thresholds with --threshold overrides; ValueError names a bad label."""
+    thresholds = dict(defaults)
+    for label, value in overrides:
+        if label not in labels:
+            raise ValueError(f"--threshold names unknown label {label!r}; the model's labels are: {', '.join(labels)}")
+        if label in NON_EVENT_LABELS:
+            raise ValueError(f"--threshold: label {label!r} is never reported as an event")
+        thresholds[label] = value
+    return thresholds
+
+
+def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float]) -> Detector:
+    """The detector for a model: every label except unknown/silence may fire, at its threshold."""
+    return Detector(
+        classifier.labels,
+        thresholds,
+        classifier.frame_seconds,
+        event_labels=[label for label in classifier.labels if label not in NON_EVENT_LABELS],
+    )
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+class RecordWriter:
+    """Writes records as jsonl, csv (with header) or an aligned table, one line per record."""
+
+    def __init__(self, fmt: str, fields: tuple[str, ...], stream: TextIO, widths: dict[str, int]) -> None:
+        self.fmt, self.fields, self.stream = fmt, fields, stream
+        self.widths = {name: max(widths.get(name, 0), len(name)) for name in fields}
+        for name in ("start_s", "end_s"):
+            self.widths[name] = max(self.widths[name], 9) if name in fields else 0
+        if "score" in fields:
+            self.widths["score"] = 6
+        self._csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
+        if self._csv is not None:
+            self._csv.writerow(fields)
+        elif fmt == "table":
+            stream.write(self._row({name: name for name in fields}) + "\n")
+
+    def _row(self, values: dict[str, object]) -> str:
+        cells = []
+        for name in self.fields:
+            value = values[name]
+            if isinstance(value, float):
+                text = f"{value:.4f}" if name == "score" else f"{value:.3f}"
+                cells.append(text.rjust(self.widths[name]))
+            elif name in ("start_s", "end_s", "score"):
+                cells.append(str(value).rjust(self.widths[name]))
+            else:
+                cells.append(str(value).ljust(self.widths[name]))
+        return "  ".join(cells).rstrip()
+
+    def write(self, record: dict[str, object]) -> None:
+        if self.fmt == "jsonl":
+            self.stream.write(json.dumps(record) + "\n")
+        elif self._csv is not None:
+            self._csv.writerow([record[name] for name in self.fields])
+        else:
+            self.stream.write(self._row(record) + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+# -- classification -------------------------------------------------------------------------------
+
+
+def classify_clip(classifier: StreamingClassifier, path: Path) -> dict[str, object]:
+    """The whole file as one clip (plus CLIP_TAIL_SECONDS of zeros) -> {file, label, score}."""
+    audio = load_audio(path, classifier.sample_rate)
+    scores = classifier.predict_clip(pad_clip(audio, classifier.sample_rate))
+    label, score = clip_label(scores, classifier.labels)
+    return {"file": str(path), "label": label, "score": round(score, 4)}
+
+
+def stream_events(classifier: StreamingClassifier, detector: Detector, path: Path,
+                  progress: bool) -> Iterator[dict[str, object]]:
+    """Events of one recording, streamed in blocks; yields each as soon as it has ended."""
+    classifier.reset()
+    detector.reset()
+    duration = audio_info(path).duration
+    show = progress and duration > PROGRESS_MIN_SECONDS
+    rate = classifier.sample_rate
+    with tqdm(total=round(duration, 1), unit="s", desc=path.name, file=sys.stderr, disable=not show,
+              leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s") as bar:
+        for block in iter_audio_blocks(path, BLOCK_SECONDS, rate):
+            events = detector.update(classifier.process(block))
+            if events:
+                bar.clear()  # the caller prints the records: keep them off the bar's line
+            for event in events:
+                yield {"file": str(path), **event.to_dict()}
+            bar.update(len(block) / rate)
+    for event in detector.flush():
+        yield {"file": str(path), **event.to_dict()}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Classify audio files with the streaming model. Default: events in long recordings "
+                    "(one record per event); --clip: one label per file.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or directories (searched recursively "
+                        "for .wav, .flac, .ogg)")
+    parser.add_argument("--model", type=Path, help="ONNX model file (default: the bundled model)")
+    parser.add_argument("--clip", action="store_true",
+                        help=f"treat each file as one short clip (scored with {CLIP_TAIL_SECONDS} s of zeros appended)")
+    parser.add_argument("--format", choices=("table", "jsonl", "csv"),
+                        help="output format (default: table on a terminal, jsonl otherwise)")
+    parser.add_argument("--threshold", type=threshold_arg, action="append", default=[], metavar="LABEL=VALUE",
+                        help="detection threshold of a label, overriding the model's (repeatable)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
+    return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _stderr(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `audio-lstm classify`. 0: all files done; 1: some failed; 2: usage/model error."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (2)
+        return stop.code if isinstance(stop.code, int) else 2
+    try:
+        classifier = StreamingClassifier(args.model, threads=args.threads)
+        thresholds = resolve_thresholds(classifier.labels, classifier.info.thresholds, args.threshold)
+    except ModelFileError as error:
+        _stderr(str(error))
+        return 2
+    except ValueError as error:
+        parser.print_usage(sys.stderr)
+        _stderr(f"error: {error}")
+        return 2
+
+    files, problems = find_audio_files(args.paths)
+    for problem in problems:
+        _stderr(problem)
+    out = sys.stdout
+    fmt = args.format or ("table" if _isatty(out) else "jsonl")
+    widths = {"file": max((len(str(f)) for f in files), default=0), "label": max(map(len, classifier.labels))}
+    writer = RecordWriter(fmt, CLIP_FIELDS if args.clip else EVENT_FIELDS, out, widths)
+    detector = None if args.clip else make_detector(classifier, thresholds)
+    progress = _isatty(sys.stderr)
+    failed = bool(problems)
+    try:
+        for path in files:
+            try:
+                if detector is None:
+                    writer.write(classify_clip(classifier, path))
+                else:
+                    for record in stream_events(classifier, detector, path, progress):
+                        writer.write(record)
+            except AudioFileError as error:
+                failed = True
+                _stderr(str(error))
+            except BrokenPipeError:
+                raise
+            except OSError as error:
+                failed = True
+                _stderr(f"{path}: {error.strerror or error}")
+            writer.flush()
+    except BrokenPipeError:  # e.g. `| head`: stop quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""Per-frame class scores -> discrete events ("stop" at 3.21-3.62 s), causally and in bounded memory.
+
+Per class, with ``s`` the causal moving average of the last `smoothing_frames` frame scores:
+
+* an event **starts** on the first frame where ``s >= threshold`` (the label must be *armed*);
+* it **ends** on the first later frame where ``s < threshold * RELEASE_RATIO`` (hysteresis), and
+  its score is the peak of ``s`` while it was open;
+* after an event ends, the label is in a **refractory** period of `refractory_s`; a crossing in
+  that period fires nothing and *disarms* the label until ``s`` falls below the release level
+  again, so one spoken word that wobbles around the threshold gives one event;
+* only labels in `event_labels` that have a threshold ever fire (never ``_unknown_``/``_silence_``).
+
+Times: frame ``i`` (counted since the last `reset`) is at ``i * frame_seconds`` (its first sample).
+The moving average lags the raw scores by ``(smoothing_frames - 1) / 2`` frames, so both
+``start_s`` and ``end_s`` are the crossing frames' times minus that delay (clamped to >= 0):
+``start_s`` approximates when the raw scores rose, ``end_s`` when they fell. Events are returned
+by the `update` call that sees them end (or by `flush` at the end of a stream).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from audio_lstm.labels import EVENT_LABELS
+
+RELEASE_RATIO = 0.8  # an open event ends when its smoothed score falls below threshold * RELEASE_RATIO
+
+
+@dataclass(frozen=True)
+class Event:
+    """One detection: label, start and end time in stream seconds, peak smoothed score."""
+
+    label: str
+    start_s: float
+    end_s: float
+    score: float
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form: times rounded to 3 decimals (ms), score to 4."""
+        return {
+            "label": self.label,
+            "start_s": round(float(self.start_s), 3),
+            "end_s": round(float(self.end_s), 3),
+            "score": round(float(self.score), 4),
+        }
+
+
+class Detector:
+    """Turns consecutive frame scores (frames, classes) into `Event`s; see the module docstring."""
+
+    def __init__(
+        self,
+        labels: Iterable[str],
+        thresholds: dict[str, float],
+        frame_seconds: float,
+        smoothing_frames: int = 5,
+        refractory_s: float = 1.0,
+        event_labels: Iterable[str] = EVENT_LABELS,
+    ) -> None:
+        self.labels = tuple(labels)
+        unknown = sorted(set(thresholds) - set(self.labels))
+        if unknown:
+            raise ValueError(f"thresholds name unknown labels {unknown}; labels are {list(self.labels)}")
+        if not all(math.isfinite(float(v)) and float(v) >= 0 for v in thresholds.values()):
+            raise ValueError(f"thresholds must be finite numbers >= 0, got {thresholds}")
+        if frame_seconds <= 0 or smoothing_frames < 1 or refractory_s < 0:
+            raise ValueError("need frame_seconds > 0, smoothing_frames >= 1 and refractory_s >= 0")
+        self.thresholds = {label: float(value) for label, value in thresholds.items()}
+        self.frame_seconds = float(frame_seconds)
+        self.smoothing_frames = int(smoothing_frames)
+        self.refractory_s = float(refractory_s)
+        allowed = set(event_labels)
+        # Columns that can fire, with their start and release levels.
+        self._watch = [i for i, label in enumerate(self.labels) if label in allowed and label in self.thresholds]
+        self._on = {i: self.thresholds[self.labels[i]] for i in self._watch}
+        self._off = {i: self._on[i] * RELEASE_RATIO for i in self._watch}
+        self._delay = (self.smoothing_frames - 1) / 2.0
+        self._refractory_frames = int(math.ceil(self.refractory_s / self.frame_seconds - 1e-9))
+        self._history = np.zeros((max(self.smoothing_frames - 1, 0), len(self.labels)), dtype=np.float64)
+        self.reset()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything: new stream starting at frame 0, no open events, all labels armed."""
+        self._frame = 0  # global index of the next frame
+        self._history[:] = 0.0
+        self._open_start: dict[int, int] = {}  # column -> start frame of its open event
+        self._peak: dict[int, float] = {}  # column -> peak smoothed score of its open event
+        self._disarmed: set[int] = set()  # columns waiting to fall below release after a suppressed crossing
+        self._refractory_until = {i: 0 for i in self._watch}  # first frame the column may fire again
+
+    @property
+    def frames_seen(self) -> int:
+        """Frames consumed since the last reset."""
+        return self._frame
+
+    @property
+    def open_labels(self) -> tuple[str, ...]:
+        """Labels with an event in progress."""
+        return tuple(self.labels[i] for i in sorted(self._open_start))
+
+    # -- processing --------------------------------------------------------------------------
+
+    def _smooth(self, scores: np.ndarray) -> np.ndarray:
+        """Causal moving average continuing across calls (shorter window at stream start).
+
+        Sums the same values in the same order whatever the chunking, so results are bit-identical.
+        """
+        n = self.smoothing_frames
+        if n == 1:
+            return scores
+        count = len(scores)
+        extended = np.concatenate([self._history, scores])  # history: last n-1 frames, zeros before the stream
+        total = extended[:count].copy()
+        for shift in range(1, n):
+            total += extended[shift : shift + count]
+        window = np.minimum(self._frame + 1 + np.arange(count), n)
+        self._history[:] = extended[-(n - 1) :]
+        return total / window[:, None]
+
+    def _time(self, frame: int) -> float:
+        return max(0.0, (frame - self._delay) * self.frame_seconds)
+
+    def _close(self, column: int, end_frame: int) -> Event:
+        start = self._open_start.pop(column)
+        peak = self._peak.pop(column)
+        self._refractory_until[column] = end_frame + self._refractory_frames
+        start_s = self._time(start)
+        return Event(self.labels[column], start_s, max(start_s, self._time(end_frame)), peak)
+
+    def _scan(self, column: int, s: np.ndarray, first: int, events: list[Event]) -> None:
+        """Run one column's state machine over its smoothed scores `s` (frame `first` onwards)."""
+        on, off = self._on[column], self._off[column]
+        t, count = 0, len(s)
+        while t < count:
+            if column in self._open_start:
+                below = np.flatnonzero(s[t:] < off)
+                stop = t + int(below[0]) if len(below) else count
+                if stop > t:
+                    self._peak[column] = max(self._peak[column], float(s[t:stop].max()))
+                if stop == count:
+                    return
+                events.append(self._close(column, first + stop))
+                t = stop
+            elif column in self._disarmed:
+                below = np.flatnonzero(s[t:] < off)
+                if not len(below):
+                    return
+                self._disarmed.discard(column)
+                t += int(below[0])
+            else:
+                above = np.flatnonzero(s[t:] >= on)
+                if not len(above):
+                    return
+                t += int(above[0])
+                if first + t < self._refractory_until[column]:
+                    self._disarmed.add(column)  # suppressed: wait for a fall before re-arming
+                else:
+                    self._open_start[column] = first + t
+                    self._peak[column] = float(s[t])
+                t += 1  # s[t] >= on >= off: this frame can neither end nor re-arm anything
+
+    def update(self, frame_scores: np.ndarray) -> list[Event]:
+        """Consume the next frames (frames, classes); return the events that ended in them."""
+        scores = np.asarray(frame_scores, dtype=np.float64)
+        if scores.ndim != 2 or scores.shape[1] != len(self.labels):
+            raise ValueError(f"expected frame scores of shape (frames, {len(self.labels)}), got {scores.shape}")
+        if len(scores) == 0:
+            return []
+        smoothed = self._smooth(scores)
+        first = self._frame
+        events: list[Event] = []
+        for column in self._watch:
+            column_scores = smoothed[:, column]
+            # Fast path: idle, armed and never reaching the threshold in this batch.
+            if (column not in self._open_start and column not in self._disarmed
+                    and column_scores.max() < self._on[column]):
+                continue
+            self._scan(column, column_scores, first, events)
+        self._frame += len(scores)
+        events.sort(key=lambda event: (event.end_s, event.start_s, event.label))
+        return events
+
+    def flush(self) -> list[Event]:
+        """End of stream: close every open event at the current frame and return them."""
+        events = [self._close(column, self._frame) for column in sorted(self._open_start)]
+        events.sort(key=lambda event: (event.start_s, event.label))
+        return events

@@ -1,0 +1,167 @@
+"""Streaming inference: raw audio chunks in, per-frame class scores out (numpy + onnxruntime only).
+
+`StreamingClassifier` owns one onnxruntime session, the streaming MFCC front end and the LSTM
+state. Feeding a stream in chunks of any size gives exactly the scores of feeding it in one go:
+the front end buffers incomplete frames and the state carries over between calls.
+
+int8 models are dynamically quantized: onnxruntime quantizes activations with a scale taken from
+the whole input of each call, so a call's scores depend on which frames share the call. To keep
+scores independent of chunking, non-fp32 models are run one frame per call (about 25 us per frame
+for the default model on a desktop CPU); fp32 models run all the frames of a chunk in one call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from audio_lstm.device.model_file import (
+    INPUT_C,
+    INPUT_FEATURES,
+    INPUT_H,
+    OUTPUT_C,
+    OUTPUT_H,
+    OUTPUT_SCORES,
+    ModelFileError,
+    ModelInfo,
+    parse_metadata,
+)
+from audio_lstm.features import StreamingMfcc
+
+_FLOAT = "tensor(float)"
+
+
+def _dims_match(actual: list, expected: tuple[int | None, ...]) -> bool:
+    """A graph shape matches when ranks agree and every static dim equals the expected one.
+
+    Symbolic (named or unknown) graph dims match anything; an expected ``None`` accepts any dim.
+    """
+    if len(actual) != len(expected):
+        return False
+    return all(not isinstance(a, int) or e is None or a == e for a, e in zip(actual, expected))
+
+
+def _check_graph(session: ort.InferenceSession, info: ModelInfo, source: Path) -> None:
+    """Raise ModelFileError unless the graph's inputs/outputs follow the streaming contract."""
+
+    def fail(problem: str) -> ModelFileError:
+        return ModelFileError(f"{source}: {problem}")
+
+    inputs = {node.name: node for node in session.get_inputs()}
+    outputs = {node.name: node for node in session.get_outputs()}
+    if set(inputs) != {INPUT_FEATURES, INPUT_H, INPUT_C}:
+        raise fail(f"graph inputs are {sorted(inputs)}, expected {sorted([INPUT_FEATURES, INPUT_H, INPUT_C])}")
+    missing = {OUTPUT_SCORES, OUTPUT_H, OUTPUT_C} - set(outputs)
+    if missing:
+        raise fail(f"graph lacks outputs {sorted(missing)} (has {sorted(outputs)})")
+    expected = {
+        INPUT_FEATURES: (1, None, info.frontend.n_mfcc),
+        INPUT_H: info.state_shape,
+        INPUT_C: info.state_shape,
+    }
+    for name, shape in expected.items():
+        node = inputs[name]
+        if node.type != _FLOAT:
+            raise fail(f"input {name!r} has type {node.type}, expected {_FLOAT}")
+        if not _dims_match(list(node.shape), shape):
+            wanted = ["frames" if d is None else d for d in shape]
+            raise fail(f"input {name!r} has shape {list(node.shape)}, but the metadata implies {wanted}")
+    scores = list(outputs[OUTPUT_SCORES].shape)
+    if not _dims_match(scores, (1, None, len(info.labels))):
+        raise fail(f"output {OUTPUT_SCORES!r} has shape {scores}, but the metadata lists {len(info.labels)} labels")
+
+
+class StreamingClassifier:
+    """One streaming model: `process(chunk)` returns the scores of the frames the chunk completes.
+
+    ``model_path=None`` loads the bundled default model. Timestamps: frame ``i`` (counting from
+    the last `reset`) covers samples ``[i * hop, i * hop + n_fft)``, i.e. it starts at
+    ``i * frame_seconds``; `frames_processed` is the number of frames returned so far.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, threads: int = 1) -> None:
+        if model_path is None:
+            from audio_lstm.device.bundled import default_model_path
+
+            model_path = default_model_path()
+        path = Path(model_path)
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        if not path.is_file():
+            raise ModelFileError(f"{path}: no such model file")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3  # errors only
+        try:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph/... types
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ModelFileError(f"{path}: not a loadable ONNX model ({first})") from error
+        info = parse_metadata(dict(session.get_modelmeta().custom_metadata_map), path)
+        _check_graph(session, info, path)
+
+        self.path = path
+        self.info: ModelInfo = info
+        self.labels: tuple[str, ...] = info.labels
+        self.sample_rate: int = info.sample_rate
+        self.frame_seconds: float = info.frontend.hop_length / info.frontend.sample_rate
+        self.num_classes = len(info.labels)
+        self.frames_processed = 0
+        self._session = session
+        self._outputs = [OUTPUT_SCORES, OUTPUT_H, OUTPUT_C]
+        self._frontend = StreamingMfcc(info.frontend)
+        self._zero_state = np.zeros(info.state_shape, dtype=np.float32)
+        self._zero_state.setflags(write=False)  # shared by h and c; onnxruntime never writes inputs
+        self._empty = np.zeros((0, self.num_classes), dtype=np.float32)
+        self._empty.setflags(write=False)
+        self._feed: dict[str, np.ndarray] = {}
+        # See the module docstring: per-call activation quantization makes batching chunk-dependent.
+        self.frame_by_frame = info.precision != "fp32"
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the start of a stream: zero LSTM state, no buffered audio, frame counter 0."""
+        self._feed = {INPUT_FEATURES: self._empty, INPUT_H: self._zero_state, INPUT_C: self._zero_state}
+        self._frontend.reset()
+        self.frames_processed = 0
+
+    def process(self, chunk: np.ndarray) -> np.ndarray:
+        """Feed a mono chunk (int16 PCM or float in [-1, 1]) of any length at `sample_rate`.
+
+        Returns float32 scores (frames, classes) of the frames completed by this chunk, possibly
+        (0, classes). The returned array may be a view into onnxruntime's output; copy it to keep it
+        beyond further calls only if you modify it.
+        """
+        features = self._frontend.process(chunk)
+        if len(features) == 0:
+            return self._empty
+        count = len(features)
+        feed, run, outputs = self._feed, self._session.run, self._outputs
+        if not self.frame_by_frame:
+            feed[INPUT_FEATURES] = features[None]
+            scores, feed[INPUT_H], feed[INPUT_C] = run(outputs, feed)
+            result = scores[0]
+        else:
+            result = np.empty((count, self.num_classes), dtype=np.float32)
+            for index in range(count):
+                feed[INPUT_FEATURES] = features[None, index : index + 1]
+                scores, feed[INPUT_H], feed[INPUT_C] = run(outputs, feed)
+                result[index] = scores[0, 0]
+        self.frames_processed += count
+        return result
+
+    def predict_clip(self, audio: np.ndarray) -> np.ndarray:
+        """Scores (frames, classes) of a whole clip from a fresh state; the state is reset after."""
+        self.reset()
+        try:
+            return self.process(audio)
+        finally:
+            self.reset()
+
+    def __repr__(self) -> str:
+        return (f"StreamingClassifier({str(self.path)!r}, version={self.info.model_version!r}, "
+                f"precision={self.info.precision!r}, labels={len(self.labels)})")
