@@ -1,0 +1,1 @@
+"""On-device runtime (numpy + onnxruntime only): streaming classifier, detector, classify, listen."""

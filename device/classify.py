@@ -147,7 +147,7 @@ def stream_events(classifier: StreamingClassifier, detector: Detector, path: Pat
             for event in events:
                 yield {"file": str(path), **event.to_dict()}
             bar.update(len(block) / rate)
-    for event in detector.flush():
+    for event in detector.update(classifier.flush()) + detector.flush():
         yield {"file": str(path), **event.to_dict()}
 
 

@@ -193,6 +193,7 @@ class Worker(threading.Thread):
     def _end_segment(self) -> None:
         if self.resampler is not None:
             self._feed_tail()
+        self._emit(self.detector.update(self.classifier.flush()))
         self._emit(self.detector.flush())
         self.offset_s = self.seconds
         self.classifier.reset()

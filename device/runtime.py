@@ -6,8 +6,11 @@ the front end buffers incomplete frames and the state carries over between calls
 
 int8 models are dynamically quantized: onnxruntime quantizes activations with a scale taken from
 the whole input of each call, so a call's scores depend on which frames share the call. To keep
-scores independent of chunking, non-fp32 models are run one frame per call (about 25 us per frame
-for the default model on a desktop CPU); fp32 models run all the frames of a chunk in one call.
+scores independent of chunking, non-fp32 models run in fixed groups of `frames_per_call` frames
+counted from the last `reset()` (default 8 = 80 ms): features wait in a small buffer until a group
+is complete, which adds at most 70 ms of latency and costs one model call per 80 ms instead of
+eight. `flush()` runs a final partial group at the end of a stream. fp32 models run all the frames
+of a chunk in one call (their results do not depend on grouping).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from audio_lstm.device.model_file import (
 from audio_lstm.features import StreamingMfcc
 
 _FLOAT = "tensor(float)"
+DEFAULT_FRAMES_PER_CALL = 8  # int8 models: frames per model call (80 ms), see the module docstring
 
 
 def _dims_match(actual: list, expected: tuple[int | None, ...]) -> bool:
@@ -81,7 +85,7 @@ class StreamingClassifier:
     ``i * frame_seconds``; `frames_processed` is the number of frames returned so far.
     """
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 1) -> None:
+    def __init__(self, model_path: str | Path | None = None, threads: int = 1, frames_per_call: int | None = None) -> None:
         if model_path is None:
             from audio_lstm.device.bundled import default_model_path
 
@@ -120,45 +124,67 @@ class StreamingClassifier:
         self._empty.setflags(write=False)
         self._feed: dict[str, np.ndarray] = {}
         # See the module docstring: per-call activation quantization makes batching chunk-dependent.
-        self.frame_by_frame = info.precision != "fp32"
+        if frames_per_call is not None and frames_per_call < 0:
+            raise ValueError(f"frames_per_call must be >= 0, got {frames_per_call}")
+        default_group = 0 if info.precision == "fp32" else DEFAULT_FRAMES_PER_CALL
+        self.frames_per_call: int = default_group if frames_per_call is None else frames_per_call
+        self._pending = np.zeros((0, info.frontend.n_mfcc), dtype=np.float32)
         self.reset()
 
     def reset(self) -> None:
         """Back to the start of a stream: zero LSTM state, no buffered audio, frame counter 0."""
         self._feed = {INPUT_FEATURES: self._empty, INPUT_H: self._zero_state, INPUT_C: self._zero_state}
         self._frontend.reset()
+        self._pending = self._pending[:0]
         self.frames_processed = 0
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
         """Feed a mono chunk (int16 PCM or float in [-1, 1]) of any length at `sample_rate`.
 
-        Returns float32 scores (frames, classes) of the frames completed by this chunk, possibly
-        (0, classes). The returned array may be a view into onnxruntime's output; copy it to keep it
-        beyond further calls only if you modify it.
+        Returns float32 scores (frames, classes) of the frames scored by this call, possibly
+        (0, classes); with frame groups (int8) they lag the audio by less than one group.
+        Frame ``frames_processed - len(result) + k`` is row ``k``.
         """
         features = self._frontend.process(chunk)
-        if len(features) == 0:
+        group = self.frames_per_call
+        if group == 0:
+            return self._run(features) if len(features) else self._empty
+        if len(self._pending):
+            features = np.concatenate([self._pending, features])
+        ready = len(features) - len(features) % group
+        self._pending = features[ready:].copy()
+        if ready == 0:
             return self._empty
-        count = len(features)
-        feed, run, outputs = self._feed, self._session.run, self._outputs
-        if not self.frame_by_frame:
-            feed[INPUT_FEATURES] = features[None]
-            scores, feed[INPUT_H], feed[INPUT_C] = run(outputs, feed)
-            result = scores[0]
-        else:
-            result = np.empty((count, self.num_classes), dtype=np.float32)
-            for index in range(count):
-                feed[INPUT_FEATURES] = features[None, index : index + 1]
-                scores, feed[INPUT_H], feed[INPUT_C] = run(outputs, feed)
-                result[index] = scores[0, 0]
-        self.frames_processed += count
-        return result
+        if ready == group:
+            return self._run(features[:group])
+        return np.concatenate([self._run(features[i : i + group]) for i in range(0, ready, group)])
+
+    def flush(self) -> np.ndarray:
+        """Score the frames still waiting for a complete group (end of a stream or clip)."""
+        if len(self._pending) == 0:
+            return self._empty
+        pending, self._pending = self._pending, self._pending[:0]
+        return self._run(pending)
+
+    @property
+    def pending_frames(self) -> int:
+        """Frames computed by the front end but not yet scored (always < frames_per_call)."""
+        return len(self._pending)
+
+    def _run(self, features: np.ndarray) -> np.ndarray:
+        feed = self._feed
+        feed[INPUT_FEATURES] = features[None]
+        scores, feed[INPUT_H], feed[INPUT_C] = self._session.run(self._outputs, feed)
+        self.frames_processed += len(features)
+        return scores[0]
 
     def predict_clip(self, audio: np.ndarray) -> np.ndarray:
         """Scores (frames, classes) of a whole clip from a fresh state; the state is reset after."""
         self.reset()
         try:
-            return self.process(audio)
+            scores = self.process(audio)
+            rest = self.flush()
+            return np.concatenate([scores, rest]) if len(rest) else scores
         finally:
             self.reset()
 

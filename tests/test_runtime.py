@@ -26,6 +26,8 @@ def run_chunked(classifier: StreamingClassifier, audio: np.ndarray, sizes: list[
         parts.append(out.copy())
         start += size
     assert start >= len(audio)
+    parts.append(classifier.flush().copy())
+    assert classifier.pending_frames == 0
     return np.concatenate(parts)
 
 
