@@ -3,7 +3,7 @@
     python examples/build_examples.py ../shared/data
 
 clips/: one 1 s Speech Commands clip per keyword, plus unknown speech and silence (CC-BY-4.0).
-stream_demo.flac: 12 s of rain (MIT, felixchenfy recorded noise) with four words mixed in.
+stream_demo.flac: 12 s of rain (MIT, felixchenfy recorded noise, -42 dBFS) with four words (peak -6 dBFS) mixed in.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from audio_lstm.data import read_shared_data
 from audio_lstm.labels import KEYWORDS, SILENCE, UNKNOWN
 
 HERE = Path(__file__).parent
+RAIN_DBFS = -42.0  # RMS level of the rain background
+WORD_PEAK_DBFS = -6.0  # peak level of each spoken word
 STREAM_WORDS = (("stop", 2.0), ("bird", 5.0), ("yes", 8.0), ("go", 10.5))  # word (or unknown), onset s
 
 
@@ -32,12 +34,14 @@ def main(root: Path) -> None:
         name = label.strip("_")
         soundfile.write(clips_dir / f"{name}.flac", load_audio(clip.path), 16000)
         print(f"{clips_dir / name}.flac <- {clip.path.relative_to(root)}")
-    rain = load_audio(root / "noise/background/rain.flac")[: 12 * 16000] * 0.5
+    rain = load_audio(root / "noise/background/rain.flac")[: 12 * 16000]
+    rain *= 10 ** (RAIN_DBFS / 20) / np.sqrt(np.mean(rain**2))  # steady rain outside, about 20 dB under the words
     for word, onset in STREAM_WORDS:
         label = word if word in KEYWORDS else UNKNOWN
         candidates = sorted((c for c in speech if c.label == label and (word in c.path.name or label != UNKNOWN)),
                             key=lambda c: c.path.name)
         audio = load_audio(candidates[-1].path)[:16000]
+        audio *= 10 ** (WORD_PEAK_DBFS / 20) / np.abs(audio).max()  # spoken at a normal distance
         start = int(onset * 16000)
         rain[start : start + len(audio)] += audio
         print(f"stream_demo: {word} at {onset} s <- {candidates[-1].path.relative_to(root)}")
