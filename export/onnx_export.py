@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import warnings
 from pathlib import Path
 
 import onnx
@@ -45,6 +47,13 @@ def export_fp32(model: KeywordLSTM, path: Path) -> None:
     cfg = model.cfg
     h, c = model.zero_state(1)
     example = torch.zeros(1, 4, cfg.n_features)
+    with warnings.catch_warnings():
+        # The legacy TorchScript exporter is chosen on purpose: it keeps the LSTM's frame axis dynamic.
+        warnings.simplefilter("ignore")
+        _export(model, example, h, c, path)
+
+
+def _export(model: KeywordLSTM, example: torch.Tensor, h: torch.Tensor, c: torch.Tensor, path: Path) -> None:
     torch.onnx.export(
         StreamingGraph(model),
         (example, h, c),
@@ -63,13 +72,19 @@ def quantize_int8(fp32_path: Path, int8_path: Path, reduce_range: bool = False) 
     `reduce_range` uses 7-bit weights, which avoids int16 accumulator saturation on x86 CPUs
     without VNNI; ARM boards (the target) do not need it.
     """
-    quantize_dynamic(
-        str(fp32_path),
-        str(int8_path),
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=["LSTM", "MatMul", "Gemm"],
-        reduce_range=reduce_range,
-    )
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # onnxruntime logs a generic "consider pre-processing" hint here
+    try:
+        quantize_dynamic(
+            str(fp32_path),
+            str(int8_path),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["LSTM", "MatMul", "Gemm"],
+            reduce_range=reduce_range,
+        )
+    finally:
+        root.setLevel(level)
 
 
 def write_metadata(path: Path, metadata: dict[str, str]) -> None:
