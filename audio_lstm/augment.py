@@ -201,3 +201,17 @@ __all__ = [
     "rms",
     "word_activity",
 ]
+
+
+def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
+    """Play `audio` `factor` times faster (tempo and pitch together, like `sox speed`).
+
+    Linear interpolation; the result has round(len / factor) samples.
+    """
+    if factor <= 0:
+        raise ValueError(f"speed factor must be positive, got {factor}")
+    if factor == 1.0 or len(audio) == 0:
+        return np.asarray(audio, dtype=np.float32)
+    count = max(1, int(round(len(audio) / factor)))
+    positions = np.arange(count, dtype=np.float64) * factor
+    return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from audio_lstm.audio_io import load_audio
-from audio_lstm.augment import NoiseBank, db_to_gain, random_noise_segment, rms, word_activity
+from audio_lstm.augment import NoiseBank, change_speed, db_to_gain, random_noise_segment, rms, word_activity
 from audio_lstm.data import Clip
 from audio_lstm.decisions import CLIP_TAIL_SECONDS, pad_clip  # noqa: F401  (re-exported)
 from audio_lstm.features import MfccConfig, num_frames
@@ -49,6 +49,8 @@ class StreamConfig:
     # relative draw weight per label (others 1.0): unknown speech is the most varied class and the
     # main source of false accepts, so it is drawn more often than any single keyword
     label_weights: tuple[tuple[str, float], ...] = (("_unknown_", 3.0),)
+    speed_range: tuple[float, float] = (0.85, 1.15)  # speed perturbation factor (tempo and pitch) per clip
+    speed_probability: float = 0.8  # chance a placed clip is speed-perturbed
 
     def __post_init__(self) -> None:
         if self.seconds < CLIP_SECONDS:
@@ -68,6 +70,7 @@ class Placement:
     clip: int
     offset: int  # stream sample of the clip's first sample; negative when the start is cut off
     gain: float
+    speed: float = 1.0  # playback speed factor (1.0: unchanged)
 
 
 def frame_targets(
@@ -213,7 +216,8 @@ class StreamSampler:
             span = self.activity[index]
             if i == 0 and span is not None and rng.random() < cfg.start_cut_probability:
                 offset = -int(rng.integers(0, span[0] + 1))  # cut leading silence only, never the word
-            placements.append(Placement(index, offset, self._gain(index, offset, background, noisy, rng)))
+            speed = float(rng.uniform(*cfg.speed_range)) if rng.random() < cfg.speed_probability else 1.0
+            placements.append(Placement(index, offset, self._gain(index, offset, background, noisy, rng), speed))
         return background, placements
 
     def _gain(self, index: int, offset: int, background: np.ndarray, noisy: bool, rng: np.random.Generator) -> float:
@@ -231,13 +235,17 @@ class StreamSampler:
         spans: list[tuple[int, int, int]] = []
         for place in placements:
             clip = self.audio[place.clip]
+            span = self.activity[place.clip]
+            if place.speed != 1.0:
+                clip = change_speed(clip, place.speed)
+                if span is not None:
+                    span = (int(span[0] / place.speed), int(span[1] / place.speed))
             first = max(0, -place.offset)
             last = min(len(clip), len(audio) - place.offset)
             if last <= first:
                 continue
             audio[place.offset + first : place.offset + last] += clip[first:last] * np.float32(place.gain)
             label = self.clips[place.clip].label
-            span = self.activity[place.clip]
             if label != SILENCE and span is not None:
                 spans.append((self.labels.index(label), place.offset + span[0], place.offset + span[1]))
         peak = float(np.abs(audio).max()) if len(audio) else 0.0

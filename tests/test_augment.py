@@ -131,3 +131,17 @@ def test_random_noise_segment_tiles_short_recordings() -> None:
     assert all(c % 300 == 0 for c in changes)
     with pytest.raises(ValueError, match="empty"):
         random_noise_segment([], 10, np.random.default_rng(0))
+
+
+def test_change_speed_scales_length_and_pitch() -> None:
+    from audio_lstm.augment import change_speed
+
+    t = np.arange(16000) / 16000
+    tone = np.sin(2 * np.pi * 1000 * t).astype(np.float32)
+    faster = change_speed(tone, 1.25)
+    assert len(faster) == 12800
+    spectrum = np.abs(np.fft.rfft(faster))
+    assert abs(np.argmax(spectrum) * 16000 / len(faster) - 1250) < 5  # 1 kHz played 1.25x faster
+    assert np.array_equal(change_speed(tone, 1.0), tone)
+    with pytest.raises(ValueError, match="positive"):
+        change_speed(tone, 0.0)

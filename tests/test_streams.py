@@ -28,7 +28,7 @@ RATE = 16000
 MFCC = MfccConfig()
 TONE_START, TONE_END = 6400, 11200  # the tone clip's word: 0.4 s .. 0.7 s (10 ms aligned)
 # Zero background, exactly one clip, no start cut: the stream is the clip and nothing else.
-ZERO = StreamConfig(digital_silence_probability=1.0, clean_probability=0.0, empty_probability=0.0, max_clips=1,
+ZERO = StreamConfig(speed_probability=0.0, digital_silence_probability=1.0, clean_probability=0.0, empty_probability=0.0, max_clips=1,
                     start_cut_probability=0.0)
 
 
@@ -132,7 +132,7 @@ def test_silence_clips_keep_silence_targets_and_long_clips_are_centred(tmp_path:
 def test_stream_snr_and_background_level(tmp_path: Path) -> None:
     path = tone_clip(tmp_path / "t.wav")
     noise = NoiseBank.from_arrays([np.random.default_rng(0).standard_normal(5 * RATE).astype(np.float32)])
-    cfg = StreamConfig(clean_probability=0.0, digital_silence_probability=0.0, empty_probability=0.0, max_clips=1,
+    cfg = StreamConfig(speed_probability=0.0, clean_probability=0.0, digital_silence_probability=0.0, empty_probability=0.0, max_clips=1,
                        snr_db=(10.0, 10.0), background_dbfs=(-40.0, -30.0))
     sampler = StreamSampler([clip(path, "yes")], noise, LABELS, MFCC, cfg, seed=0)
     rng = np.random.default_rng(1)
@@ -193,3 +193,19 @@ def test_cache_and_errors(tmp_path: Path) -> None:
         StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), ("yes",), MFCC, ZERO, seed=0, audio_cache=cache)
     with pytest.raises(ValueError, match="at least one clip"):
         StreamConfig(seconds=0.5)
+
+
+def test_speed_perturbation_moves_the_targets(tmp_path: Path) -> None:
+    """A clip played 1.25x faster ends its word earlier: the positive frames move with it."""
+    path = tmp_path / "yes" / "a_nohash_0.wav"
+    path.parent.mkdir()
+    t = np.arange(16000) / 16000
+    soundfile.write(path, np.where((t > 0.4) & (t < 0.8), 0.5 * np.sin(2 * np.pi * 700 * t), 0).astype(np.float32), 16000)
+    clip = Clip(path, "yes", "a", "train")
+    sampler = StreamSampler([clip], NoiseBank.from_arrays([]), LABELS, MFCC, ZERO, seed=0)
+    background = np.zeros(sampler.length, dtype=np.float32)
+    _, normal = sampler.render(background, [Placement(0, 0, 1.0)])
+    _, fast = sampler.render(background, [Placement(0, 0, 1.0, speed=1.25)])
+    yes = LABELS.index("yes")
+    last_normal, last_fast = np.flatnonzero(normal == yes)[-1], np.flatnonzero(fast == yes)[-1]
+    assert abs((last_normal - last_fast) - 16) <= 2  # word end 0.8 s -> 0.64 s: 16 frames earlier
