@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 BUNDLED_NAME = "default.int8.onnx"
-PARITY_CLIPS = 400  # validation clips used for the int8-vs-fp32 agreement check
+PARITY_CLIPS = 2000  # at most this many validation clips drive the int8-vs-fp32 agreement check
 
 
 def build_parser() -> argparse.ArgumentParser:
