@@ -184,6 +184,14 @@ def _stderr(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
+def _warn_low_rate(path: Path, model_rate: int) -> None:
+    """Tell the user when a file cannot carry the band the model listens to (processing goes on)."""
+    rate = audio_info(path).samplerate
+    if rate < model_rate:
+        _stderr(f"{path}: warning: recorded at {rate} Hz, so it lacks the {rate // 2}-{model_rate // 2} Hz band "
+                f"the model uses; results may be less accurate")
+
+
 def _isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
@@ -222,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for path in files:
             try:
+                _warn_low_rate(path, classifier.sample_rate)
                 if detector is None:
                     writer.write(classify_clip(classifier, path))
                 else:
