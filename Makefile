@@ -19,11 +19,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[train,test]"
 	touch $@
 
-# sounddevice needs the PortAudio shared library (Debian/Raspberry Pi OS: libportaudio2).
+# sounddevice needs the PortAudio shared library (Debian/Raspberry Pi OS: libportaudio2);
+# espeak-ng speaks the generated training words (python -m audio_lstm.tts).
 system-deps:
-	@if ! ldconfig -p 2>/dev/null | grep -q libportaudio; then \
+	@if ! ldconfig -p 2>/dev/null | grep -q libportaudio || ! command -v espeak-ng >/dev/null; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libportaudio2; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libportaudio2 espeak-ng; \
 	fi
 
 demo: $(VENV)/.installed

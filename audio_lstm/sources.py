@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from audio_lstm.data import Corpus, read_esc50, read_label_folders, read_shared_data, read_speech_commands
+from audio_lstm.tts import MARKER as GENERATED_MARKER
+from audio_lstm.tts import read_generated
 
-LAYOUTS = ("auto", "shared", "speech-commands", "esc50", "folders")
+LAYOUTS = ("auto", "shared", "speech-commands", "esc50", "folders", "generated")
 
 
 def detect_layout(root: Path) -> str:
     """Guess a folder's layout from its marker files."""
+    if (root / GENERATED_MARKER).is_file():
+        return "generated"
     if (root / "meta" / "esc50.csv").is_file():
         return "esc50"
     if (root / "speech_commands").is_dir() and (root / "glass_break").is_dir():
@@ -33,6 +37,7 @@ def open_corpus(root: Path | str, layout: str = "auto") -> Corpus:
         "speech-commands": read_speech_commands,
         "esc50": read_esc50,
         "folders": read_label_folders,
+        "generated": read_generated,
     }[layout]
     corpus = reader(root)
     if not corpus.clips:
