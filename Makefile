@@ -40,5 +40,10 @@ model: $(VENV)/.installed
 	$(VENV)/bin/audio-lstm export $(RUN)/best.pt --force --bundle --model-version $$(date +%Y.%m.%d)
 	$(VENV)/bin/audio-lstm evaluate audio_lstm/models/default.int8.onnx $(DATA) --out $(RUN)/int8-eval
 
+# Whole-path speed of our models and the reference models side by side (see README: Speed).
+bench: $(VENV)/.installed
+	bash bench/setup_refs.sh
+	$(PY) -m audio_lstm.bench --fp32 $(RUN)/model.fp32.onnx --json $(RUN)/bench.json
+
 clean:
 	rm -rf $(VENV) build *.egg-info
