@@ -125,23 +125,40 @@ def num_frames(num_samples: int, cfg: MfccConfig) -> int:
 
 def mfcc_from_frames(frames: np.ndarray, cfg: MfccConfig) -> np.ndarray:
     """MFCC of already-cut frames (T, n_fft) -> (T, n_mfcc), float32."""
-    window, mel, dct = frontend_matrices(cfg)
+    window, mel_t, dct_t = _fast_matrices(cfg)
     spectrum = np.fft.rfft(frames * window, axis=-1)
-    power = spectrum.real**2 + spectrum.imag**2
-    log_mel = 10.0 * np.log10(np.maximum(power.astype(np.float32) @ mel.T, cfg.log_floor))
-    return (log_mel @ dct.T).astype(np.float32)
+    power = spectrum.real * spectrum.real
+    power += spectrum.imag * spectrum.imag
+    mel = power @ mel_t
+    np.maximum(mel, cfg.log_floor, out=mel)
+    np.log10(mel, out=mel)
+    return mel @ dct_t  # the 10 of 10*log10 is folded into dct_t
+
+
+@lru_cache(maxsize=8)
+def _fast_matrices(cfg: MfccConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Transposed, contiguous float32 forms of `frontend_matrices` for the hot path."""
+    window, mel, dct = frontend_matrices(cfg)
+    return window, np.ascontiguousarray(mel.T), np.ascontiguousarray(10.0 * dct.T, dtype=np.float32)
+
+
+def _frames(audio: np.ndarray, count: int, cfg: MfccConfig) -> np.ndarray:
+    """View of `count` overlapping frames (count, n_fft) of a contiguous 1-D array (no copy)."""
+    step = audio.strides[0]
+    return np.lib.stride_tricks.as_strided(
+        audio, shape=(count, cfg.n_fft), strides=(cfg.hop_length * step, step), writeable=False
+    )
 
 
 def mfcc(audio: np.ndarray, cfg: MfccConfig = MfccConfig()) -> np.ndarray:
     """MFCC of a whole mono float signal -> (num_frames, n_mfcc)."""
-    audio = np.asarray(audio, dtype=np.float32)
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
     if audio.ndim != 1:
         raise ValueError(f"expected mono audio of shape (samples,), got shape {audio.shape}")
     count = num_frames(len(audio), cfg)
     if count == 0:
         return np.zeros((0, cfg.n_mfcc), dtype=np.float32)
-    frames = np.lib.stride_tricks.sliding_window_view(audio, cfg.n_fft)[:: cfg.hop_length][:count]
-    return mfcc_from_frames(frames, cfg)
+    return mfcc_from_frames(_frames(audio, count, cfg), cfg)
 
 
 def pcm_to_float(chunk: np.ndarray) -> np.ndarray:
@@ -181,8 +198,7 @@ class StreamingMfcc:
         """Append a chunk (int16 or float, mono) and return the new frames (T, n_mfcc)."""
         audio = np.concatenate([self._pending, pcm_to_float(chunk)])
         count = num_frames(len(audio), self.cfg)
-        features = mfcc(audio[: (count - 1) * self.cfg.hop_length + self.cfg.n_fft], self.cfg) if count else None
         self._pending = audio[count * self.cfg.hop_length :].copy()
-        if features is None:
+        if count == 0:
             return np.zeros((0, self.cfg.n_mfcc), dtype=np.float32)
-        return features
+        return mfcc_from_frames(_frames(audio, count, self.cfg), self.cfg)

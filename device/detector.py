@@ -78,6 +78,8 @@ class Detector:
         self._watch = [i for i, label in enumerate(self.labels) if label in allowed and label in self.thresholds]
         self._on = {i: self.thresholds[self.labels[i]] for i in self._watch}
         self._off = {i: self._on[i] * RELEASE_RATIO for i in self._watch}
+        self._watch_index = np.array(self._watch, dtype=np.int64)
+        self._watch_on = np.array([self._on[i] for i in self._watch], dtype=np.float64)
         self._delay = (self.smoothing_frames - 1) / 2.0
         self._refractory_frames = int(math.ceil(self.refractory_s / self.frame_seconds - 1e-9))
         self._history = np.zeros((max(self.smoothing_frames - 1, 0), len(self.labels)), dtype=np.float64)
@@ -175,13 +177,15 @@ class Detector:
         smoothed = self._smooth(scores)
         first = self._frame
         events: list[Event] = []
-        for column in self._watch:
-            column_scores = smoothed[:, column]
-            # Fast path: idle, armed and never reaching the threshold in this batch.
-            if (column not in self._open_start and column not in self._disarmed
-                    and column_scores.max() < self._on[column]):
-                continue
-            self._scan(column, column_scores, first, events)
+        # Fast path, vectorised: only columns that reach their threshold in this batch, or that are
+        # mid-event or waiting to re-arm, need the per-column state machine.
+        if len(self._watch_index):
+            hot = self._watch_index[smoothed[:, self._watch_index].max(axis=0) >= self._watch_on]
+        else:
+            hot = self._watch_index
+        busy = set(hot.tolist()) | self._open_start.keys() | self._disarmed
+        for column in sorted(busy):
+            self._scan(column, smoothed[:, column], first, events)
         self._frame += len(scores)
         events.sort(key=lambda event: (event.end_s, event.start_s, event.label))
         return events
