@@ -144,3 +144,19 @@ def test_bundled_model_missing_gives_clear_error(monkeypatch: pytest.MonkeyPatch
         bundled.default_model_path()
     with pytest.raises(ModelFileError, match="no bundled model"):
         StreamingClassifier(None)
+
+
+def test_int8_frame_groups_buffer_and_flush(tiny_model) -> None:
+    classifier = StreamingClassifier(tiny_model.int8)
+    assert classifier.frames_per_call == 8
+    audio = test_signal(0.3, seed=5)  # 0.3 s -> 27 frames: three groups of 8, 3 left pending
+    scored = classifier.process(audio)
+    assert len(scored) == 24 and classifier.pending_frames == 3 and classifier.frames_processed == 24
+    assert len(classifier.flush()) == 3 and classifier.pending_frames == 0 and classifier.frames_processed == 27
+    per_frame = StreamingClassifier(tiny_model.int8, frames_per_call=1).predict_clip(audio)
+    grouped = classifier.predict_clip(audio)
+    assert per_frame.shape == grouped.shape == (27, 13)
+    assert np.abs(per_frame - grouped).max() < 0.05  # only the per-call activation scales differ
+    with pytest.raises(ValueError, match="frames_per_call"):
+        StreamingClassifier(tiny_model.int8, frames_per_call=-1)
+    assert StreamingClassifier(tiny_model.fp32).frames_per_call == 0  # fp32: whole chunks per call
