@@ -30,6 +30,9 @@ from audio_lstm.torch_features import TorchMfcc
 from audio_lstm.validation import ClipSet, evaluate_clips
 
 
+NORMALISATION_STREAMS = 256  # training streams whose MFCC statistics set the model's normalisation
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings; saved in the run folder and the checkpoint."""
@@ -124,7 +127,7 @@ def train(
 
     frontend = TorchMfcc(mfcc_cfg).to(device)
     model = KeywordLSTM(model_cfg)
-    mean, std = feature_statistics(sampler, TorchMfcc(mfcc_cfg), count=min(256, 4 * len(model_cfg.labels) * 8), seed=cfg.seed)
+    mean, std = feature_statistics(sampler, TorchMfcc(mfcc_cfg), count=NORMALISATION_STREAMS, seed=cfg.seed)
     model.feature_mean.copy_(mean)
     model.feature_std.copy_(std)
     model.to(device)
