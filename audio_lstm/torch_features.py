@@ -1,11 +1,57 @@
-"""Batched MFCC in torch (CPU or GPU), built from the same matrices as `audio_lstm.features`."""
+"""Batched MFCC in torch (CPU or GPU), built from the same matrices as `audio_lstm.features`.
+
+Training can also mask the log-mel spectrogram before the DCT (SpecAugment: bands and time
+spans replaced by their mean), a regulariser the device front end never applies.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from audio_lstm.features import MfccConfig, frontend_matrices
+
+
+FRAMES_PER_SECOND = 100  # at the 10 ms hop of the default front end
+
+
+@dataclass(frozen=True)
+class SpecAugmentConfig:
+    """SpecAugment-style masking of the log-mel spectrogram of training streams."""
+
+    probability: float = 0.8  # chance a stream is masked at all
+    band_masks: int = 2  # frequency masks per stream
+    max_band_width: int = 6  # widest frequency mask, in mel bands (of n_mels)
+    time_masks_per_second: float = 1.0  # time masks per second of stream
+    max_time_width: int = 8  # longest time mask, in frames (10 ms each)
+
+
+def spec_augment(log_mel: torch.Tensor, cfg: SpecAugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mask random mel bands and frame spans of (batch, frames, n_mels), filling them with the stream's mean.
+
+    Each masked region takes the per-band time average of its stream, so masks remove detail
+    without adding an artificial level. Streams not drawn (1 - probability) pass unchanged.
+    """
+    batch, frames, bands = log_mel.shape
+    device = log_mel.device
+
+    def draw(count: int, width: int, size: int) -> torch.Tensor:
+        """(batch, size) bool: `count` spans of width 0..width per stream."""
+        widths = torch.randint(0, width + 1, (batch, count, 1), generator=generator).to(device)
+        starts = (torch.rand(batch, count, 1, generator=generator).to(device) * (size - widths + 1)).floor()
+        positions = torch.arange(size, device=device).view(1, 1, size)
+        return ((positions >= starts) & (positions < starts + widths)).any(dim=1)
+
+    chosen = (torch.rand(batch, generator=generator) < cfg.probability).to(device)
+    band_mask = draw(cfg.band_masks, cfg.max_band_width, bands) & chosen[:, None]
+    mask = band_mask[:, None, :].expand(batch, frames, bands)
+    time_count = int(round(cfg.time_masks_per_second * frames / FRAMES_PER_SECOND))
+    if time_count > 0:
+        mask = mask | (draw(time_count, cfg.max_time_width, frames) & chosen[:, None])[:, :, None]
+    fill = log_mel.mean(dim=1, keepdim=True).expand_as(log_mel)
+    return torch.where(mask, fill, log_mel)
 
 
 class TorchMfcc(nn.Module):
@@ -19,7 +65,9 @@ class TorchMfcc(nn.Module):
         self.register_buffer("mel_t", torch.from_numpy(mel.T.copy()), persistent=False)
         self.register_buffer("dct_t", torch.from_numpy(dct.T.copy()), persistent=False)
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+    def forward(self, audio: torch.Tensor, augment: SpecAugmentConfig | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """MFCC of each row; with `augment`, the log-mel spectrogram is masked first (training only)."""
         if audio.dim() != 2:
             raise ValueError(f"expected audio of shape (batch, samples), got {tuple(audio.shape)}")
         if audio.shape[1] < self.cfg.n_fft:
@@ -28,4 +76,6 @@ class TorchMfcc(nn.Module):
         spectrum = torch.fft.rfft(frames, dim=-1)
         power = spectrum.real.square() + spectrum.imag.square()
         log_mel = 10.0 * torch.log10(torch.clamp(power @ self.mel_t, min=self.cfg.log_floor))
+        if augment is not None and augment.probability > 0:
+            log_mel = spec_augment(log_mel, augment, generator)
         return log_mel @ self.dct_t

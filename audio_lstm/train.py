@@ -26,7 +26,7 @@ from audio_lstm.data import Clip, Corpus
 from audio_lstm.features import MfccConfig
 from audio_lstm.model import KeywordLSTM, ModelConfig, count_parameters, save_checkpoint
 from audio_lstm.streams import StreamConfig, StreamSampler
-from audio_lstm.torch_features import TorchMfcc
+from audio_lstm.torch_features import SpecAugmentConfig, TorchMfcc
 from audio_lstm.validation import ClipSet, evaluate_clips
 
 
@@ -47,6 +47,7 @@ class TrainConfig:
     num_workers: int = 2  # data-generation worker processes
     seed: int = 0  # seeds python, numpy and torch
     stream: StreamConfig = field(default_factory=StreamConfig)
+    spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)  # log-mel masking of training streams
 
 
 class StreamDataset(IterableDataset):
@@ -161,7 +162,7 @@ def train(
             if state is None or random.random() >= cfg.carry_state_probability or state[0].shape[1] != len(audio):
                 state = model.zero_state(len(audio), device)
             with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
-                logits, new_state = model(frontend(audio), state)
+                logits, new_state = model(frontend(audio, cfg.spec_augment), state)
                 loss = loss_fn(logits.reshape(-1, logits.shape[-1]).float(), targets[:, : logits.shape[1]].reshape(-1))
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()

@@ -88,3 +88,38 @@ def test_torch_frontend_matches_numpy() -> None:
 
 def test_short_audio_gives_no_frames() -> None:
     assert mfcc(np.zeros(100, dtype=np.float32)).shape == (0, 20)
+
+
+def test_spec_augment_masks_bands_and_spans_with_the_stream_mean() -> None:
+    torch = pytest.importorskip("torch")
+    from audio_lstm.torch_features import SpecAugmentConfig, spec_augment
+
+    log_mel = torch.randn(3, 200, 40) * 10 + 5
+    cfg = SpecAugmentConfig(probability=1.0, band_masks=1, max_band_width=4, time_masks_per_second=1.0, max_time_width=8)
+    out = spec_augment(log_mel, cfg, torch.Generator().manual_seed(3))
+    again = spec_augment(log_mel, cfg, torch.Generator().manual_seed(3))
+    assert torch.equal(out, again)  # deterministic for a generator seed
+    changed = out != log_mel
+    fill = log_mel.mean(dim=1, keepdim=True).expand_as(log_mel)
+    assert torch.equal(out[changed], fill[changed])  # masked cells hold the band's stream mean
+    for row in changed:  # at most one band mask of <= 4 bands, two time masks of <= 8 frames each
+        whole_bands = row.all(dim=0).sum().item()
+        assert whole_bands <= 4
+        partial_frames = row[:, ~row.all(dim=0)].any(dim=1).sum().item()
+        assert partial_frames <= 16
+    assert changed.any()
+    untouched = spec_augment(log_mel, SpecAugmentConfig(probability=0.0), torch.Generator().manual_seed(3))
+    assert torch.equal(untouched, log_mel)
+
+
+def test_torch_frontend_masks_only_when_asked() -> None:
+    torch = pytest.importorskip("torch")
+    from audio_lstm.torch_features import SpecAugmentConfig, TorchMfcc
+
+    audio = torch.from_numpy(np.stack([signal(1.0, seed) for seed in range(2)]))
+    frontend = TorchMfcc(MfccConfig())
+    plain = frontend(audio)
+    masked = frontend(audio, SpecAugmentConfig(probability=1.0), torch.Generator().manual_seed(0))
+    assert masked.shape == plain.shape
+    assert not torch.allclose(masked, plain)
+    assert torch.equal(frontend(audio), plain)
