@@ -1,0 +1,237 @@
+"""Detections against known event times: false rejects, false accepts per hour, delay, DET curves.
+
+Torch-free. The detector is never re-implemented here: per-frame scores of a stream are stored once
+and the real `Detector` is replayed over them for each candidate threshold (it is numpy and its
+results do not depend on how the frames are chunked), so every number, including the ones at the
+chosen thresholds, is what `classify` / `listen` would report on that audio.
+
+Matching, per label: a detection is a **hit** when it overlaps ``[word start, word end + tolerance]``
+of a not yet hit true event of its label (the earliest such event); every other detection is a
+**false accept** of its label (a second detection of one word included). A true event without a
+hit is a **false reject**.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audio_lstm.device.detector import Detector, Event
+
+REPLAY_BLOCK_FRAMES = 1024  # frames per Detector.update call when replaying stored scores
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class TrueEvent:
+    """One placed clip: its label and where its word is in the stream."""
+
+    label: str
+    start_s: float  # word start, stream seconds
+    end_s: float  # word end, stream seconds
+    source: str = ""  # the clip file it came from
+
+
+@dataclass(frozen=True)
+class ReportClock:
+    """When `listen` returns an event: the detector sees the frame where the event ends once the
+    model has scored it, i.e. once its int8 group of `frames_per_call` frames is complete and the
+    capture chunk holding the group's last sample has arrived."""
+
+    sample_rate: int  # Hz
+    hop_length: int  # samples per frame step
+    n_fft: int  # samples per frame
+    smoothing_frames: int  # the detector's moving-average length
+    frames_per_call: int  # the runtime's frame group (0: every chunk is scored at once)
+    chunk_samples: int  # capture chunk (listen's default: 80 ms)
+    stream_seconds: float  # events still open at the end are returned at the end
+
+    def end_frame(self, event: Event) -> int:
+        """Index of the frame at which the detector closed `event` (inverts the detector's timing)."""
+        delay = (self.smoothing_frames - 1) / 2.0
+        return int(round(event.end_s * self.sample_rate / self.hop_length + delay))
+
+    def emitted_s(self, event: Event) -> float:
+        """Stream time at which the event is returned."""
+        needed = self.end_frame(event) + 1
+        if self.frames_per_call:
+            needed = self.frames_per_call * math.ceil(needed / self.frames_per_call)
+        samples = (needed - 1) * self.hop_length + self.n_fft
+        samples = self.chunk_samples * math.ceil(samples / self.chunk_samples)
+        return min(samples / self.sample_rate, self.stream_seconds)
+
+
+@dataclass(frozen=True)
+class ClassOutcome:
+    """One label's result at one threshold."""
+
+    label: str
+    threshold: float | None  # None: the label has no threshold, so it never fires
+    events: int  # true events of this label
+    hits: int
+    false_accepts: int
+    hours: float  # audio measured
+    delays_s: tuple[float, ...] = ()  # per hit: return time minus word end
+
+    @property
+    def false_rejects(self) -> int:
+        return self.events - self.hits
+
+    @property
+    def frr(self) -> float | None:
+        """False-reject rate; None without true events."""
+        return self.false_rejects / self.events if self.events else None
+
+    @property
+    def fa_per_hour(self) -> float:
+        return self.false_accepts / self.hours if self.hours > 0 else 0.0
+
+    def delay_percentile(self, percent: float) -> float | None:
+        return float(np.percentile(self.delays_s, percent)) if self.delays_s else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no per-hit delays)."""
+        median, p90 = self.delay_percentile(50), self.delay_percentile(90)
+        return {
+            "threshold": self.threshold,
+            "events": self.events,
+            "hits": self.hits,
+            "false_rejects": self.false_rejects,
+            "frr": self.frr,
+            "false_accepts": self.false_accepts,
+            "fa_per_hour": self.fa_per_hour,
+            "delay_median_s": None if median is None else round(median, 4),
+            "delay_p90_s": None if p90 is None else round(p90, 4),
+        }
+
+
+def replay(detector: Detector, scores: np.ndarray, block_frames: int = REPLAY_BLOCK_FRAMES) -> list[Event]:
+    """Every event the detector reports over stored frame scores (from a reset, flushed at the end)."""
+    detector.reset()
+    events: list[Event] = []
+    for start in range(0, len(scores), block_frames):
+        events += detector.update(scores[start : start + block_frames])
+    return events + detector.flush()
+
+
+def score_detections(
+    truth: Sequence[TrueEvent],
+    detections: Sequence[Event],
+    thresholds: dict[str, float | None],
+    hours: float,
+    tolerance_s: float,
+    clock: ReportClock,
+) -> dict[str, ClassOutcome]:
+    """Match detections to true events (see the module docstring), one outcome per label in `thresholds`."""
+    outcomes: dict[str, ClassOutcome] = {}
+    for label, threshold in thresholds.items():
+        wanted = sorted((e for e in truth if e.label == label), key=lambda e: e.start_s)
+        starts = [event.start_s for event in wanted]
+        # running maximum of (end + tolerance): events before bisect_left(reach, t) all end too early for t
+        reach = list(itertools.accumulate((event.end_s + tolerance_s for event in wanted), max))
+        hit = [False] * len(wanted)
+        delays: list[float] = []
+        false_accepts = 0
+        for detection in sorted((d for d in detections if d.label == label), key=lambda d: (d.start_s, d.end_s)):
+            candidates = range(bisect.bisect_left(reach, detection.start_s), bisect.bisect_right(starts, detection.end_s))
+            match = next((i for i in candidates if not hit[i] and wanted[i].end_s + tolerance_s >= detection.start_s), None)
+            if match is None:
+                false_accepts += 1
+                continue
+            hit[match] = True
+            delays.append(clock.emitted_s(detection) - wanted[match].end_s)
+        outcomes[label] = ClassOutcome(label, threshold, len(wanted), sum(hit), false_accepts, hours, tuple(delays))
+    return outcomes
+
+
+def measure(
+    make_detector: Callable[[dict[str, float]], Detector],
+    scores: np.ndarray,
+    truth: Sequence[TrueEvent],
+    thresholds: dict[str, float | None],
+    hours: float,
+    tolerance_s: float,
+    clock: ReportClock,
+) -> dict[str, ClassOutcome]:
+    """Replay the detector at `thresholds` (None: the label never fires) and score what it reports."""
+    active = {label: value for label, value in thresholds.items() if value is not None}
+    events = replay(make_detector(active), scores)
+    return score_detections(truth, events, thresholds, hours, tolerance_s, clock)
+
+
+def sweep(
+    make_detector: Callable[[dict[str, float]], Detector],
+    scores: np.ndarray,
+    truth: Sequence[TrueEvent],
+    labels: Iterable[str],
+    grid: Sequence[float],
+    hours: float,
+    tolerance_s: float,
+    clock: ReportClock,
+) -> dict[str, list[ClassOutcome]]:
+    """Outcomes of every label at every threshold of `grid`: one detector replay per threshold.
+
+    Labels are independent in the detector, so one replay with every label at the same threshold
+    gives each label's result at that threshold.
+    """
+    labels = list(labels)
+    curves: dict[str, list[ClassOutcome]] = {label: [] for label in labels}
+    for threshold in grid:
+        outcomes = measure(make_detector, scores, truth, {label: float(threshold) for label in labels}, hours,
+                           tolerance_s, clock)
+        for label in labels:
+            curves[label].append(outcomes[label])
+    return curves
+
+
+def choose_threshold(curve: Sequence[ClassOutcome], target_fa_per_hour: float) -> ClassOutcome | None:
+    """The outcome with the lowest threshold whose false accepts per hour are <= the target; None if none is."""
+    meeting = [o for o in curve if o.threshold is not None and o.fa_per_hour <= target_fa_per_hour]
+    return min(meeting, key=lambda o: o.threshold) if meeting else None  # type: ignore[arg-type, return-value]
+
+
+def plot_det(
+    label: str,
+    curve: Sequence[ClassOutcome],
+    path: Path,
+    marks: dict[str, ClassOutcome],
+    target_fa_per_hour: float,
+) -> None:
+    """DET curve of one label as a PNG: false-reject rate vs false accepts per hour over the sweep.
+
+    `marks` names points to highlight (e.g. ``{"chosen": ..., "model": ...}``). Needs matplotlib.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = [o for o in curve if o.frr is not None]
+    fig, axis = plt.subplots(figsize=(5.5, 4.2))
+    axis.plot([o.fa_per_hour for o in points], [o.frr for o in points], "-", color="tab:blue", lw=1.5,
+              label="threshold sweep")
+    for (name, outcome), style in zip(marks.items(), ("o", "s", "^")):
+        if outcome.frr is not None and outcome.threshold is not None:
+            axis.plot(outcome.fa_per_hour, outcome.frr, style, ms=7,
+                      label=f"{name} {outcome.threshold:.2f}: FRR {outcome.frr:.2f}, {outcome.fa_per_hour:.2f} FA/h")
+    axis.axvline(target_fa_per_hour, color="grey", ls=":", label=f"target {target_fa_per_hour:g} FA/h")
+    hours = curve[0].hours if curve else 1.0
+    axis.set_xscale("symlog", linthresh=max(1.0 / hours, 1e-3))
+    axis.set_xlim(left=0)
+    axis.set_ylim(-0.02, 1.02)
+    axis.set_xlabel("false accepts per hour")
+    axis.set_ylabel("false-reject rate")
+    events = curve[0].events if curve else 0
+    axis.set_title(f"{label}: {events} events, {hours:.2f} h")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,280 @@
+"""Streaming evaluation: stream layout, hit/false-accept/delay metrics, threshold choice, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from audio_lstm.augment import NoiseBank, db_to_gain, rms
+from audio_lstm.data import split_for_group
+from audio_lstm.det import ClassOutcome, ReportClock, TrueEvent, choose_threshold, measure, replay, sweep
+from audio_lstm.device.classify import make_detector
+from audio_lstm.device.detector import Detector
+from audio_lstm.device.runtime import StreamingClassifier
+from audio_lstm.evaluate import glass_figures, main
+from audio_lstm.labels import LABELS, SILENCE
+from audio_lstm.streaming_eval import (
+    EventClip,
+    StreamingEvalConfig,
+    iter_stream,
+    plan_streams,
+    render_scene,
+    score_stream,
+)
+from audio_lstm.validation import ClipReport
+
+RATE = 16000
+# One hop 160, frames of 512 samples, int8 groups of 8 frames, 80 ms capture chunks.
+CLOCK = ReportClock(RATE, 160, 512, smoothing_frames=5, frames_per_call=8, chunk_samples=1280, stream_seconds=60.0)
+
+
+def tone_clip(label: str, first: int, last: int, freq: float = 440.0) -> EventClip:
+    """A 1 s clip: a tone on a DC offset on [first, last) samples (multiples of 160), zeros elsewhere."""
+    audio = np.zeros(RATE, dtype=np.float32)
+    audio[first:last] = 0.3 + 0.2 * np.sin(2 * np.pi * freq * np.arange(last - first) / RATE)  # never 0
+    return EventClip(label, Path(f"{label}.wav"), audio, (first, last))
+
+
+CLIPS = [tone_clip("yes", 4800, 9600), tone_clip("no", 1600, 12800, 700.0), tone_clip("_unknown_", 8000, 11200, 300.0)]
+
+
+# -- stream construction ---------------------------------------------------------------------------
+
+
+def test_plan_is_deterministic_and_spaced_by_the_gaps() -> None:
+    cfg = StreamingEvalConfig(hours=0.05, scene_seconds=20.0, seed=3)
+    plan = plan_streams(CLIPS, cfg, RATE)
+    assert plan == plan_streams(CLIPS, cfg, RATE)
+    assert plan.events != plan_streams(CLIPS, replace(cfg, seed=4), RATE).events
+    assert plan.seconds == 180.0 and len(plan.scenes) == 9
+    # shuffled rounds: every clip is placed equally often, give or take one round
+    counts = [sum(e.label == clip.label for e in plan.events) for clip in CLIPS]
+    assert max(counts) - min(counts) <= 1 and sum(counts) == len(plan.events) >= 9 * 2
+    for scene in plan.scenes:
+        offsets = [p.offset for p in scene.clips]
+        gaps = np.diff([0, *offsets]) - np.array([0] + [RATE] * (len(offsets) - 1))
+        assert np.all(gaps >= 2 * RATE) and np.all(gaps <= 6 * RATE)
+        assert all(o + RATE <= scene.length for o in offsets)
+        assert all(5.0 <= p.snr_db <= 20.0 for p in scene.clips) and -50.0 <= scene.level_dbfs <= -30.0
+
+
+def test_words_sound_exactly_where_the_plan_says() -> None:
+    cfg = StreamingEvalConfig(hours=0.02, scene_seconds=24.0, seed=1)
+    plan = plan_streams(CLIPS, cfg, RATE)
+    silent = NoiseBank.from_arrays([np.zeros(RATE, dtype=np.float32)])
+    audio = np.concatenate(list(iter_stream(plan, CLIPS, silent)))
+    assert len(audio) == plan.samples
+    # on a silent background, sound is exactly the union of the recorded word spans
+    expected = np.zeros(len(audio), dtype=bool)
+    for event in plan.events:
+        expected[round(event.start_s * RATE) : round(event.end_s * RATE)] = True
+    assert len(plan.events) >= 4
+    np.testing.assert_array_equal(audio != 0, expected)
+
+
+def test_scene_levels_and_snr() -> None:
+    rng = np.random.default_rng(0)
+    noise = NoiseBank.from_arrays([rng.standard_normal(3 * RATE).astype(np.float32) * 0.1,
+                                   rng.standard_normal(5 * RATE).astype(np.float32) * 0.01])
+    plan = plan_streams(CLIPS, StreamingEvalConfig(hours=0.01, scene_seconds=36.0, seed=2), RATE)
+    scene = plan.scenes[0]
+    mixed = render_scene(plan, 0, CLIPS, noise)
+    quiet = replace(plan, scenes=(replace(scene, clips=()),))  # the same background without clips
+    background = render_scene(quiet, 0, CLIPS, noise)
+    assert rms(background) == pytest.approx(db_to_gain(scene.level_dbfs), rel=1e-4)
+    assert len(scene.clips) >= 3
+    for placed in scene.clips:
+        first, last = CLIPS[placed.clip].word
+        span = slice(placed.offset + first, placed.offset + last)
+        snr = rms((mixed - background)[span]) / rms(background[span])
+        assert 20 * np.log10(snr) == pytest.approx(placed.snr_db, abs=1e-3)
+
+
+# -- metrics on hand-made scores --------------------------------------------------------------------
+
+
+def pulses(segments: list[tuple[str, int, int, float]], frames: int) -> np.ndarray:
+    """Frame scores: silence everywhere except (label, first frame, end frame, value) pulses."""
+    scores = np.zeros((frames, len(LABELS)), dtype=np.float32)
+    scores[:, LABELS.index(SILENCE)] = 1.0
+    for label, start, end, value in segments:
+        scores[start:end] = (1.0 - value) / (len(LABELS) - 1)
+        scores[start:end, LABELS.index(label)] = value
+    return scores
+
+
+def detector_for(thresholds: dict[str, float]) -> Detector:
+    return Detector(LABELS, thresholds, 0.01)
+
+
+def test_hits_false_accepts_false_rejects_and_delays_are_exact() -> None:
+    scores = pulses([("yes", 100, 150, 0.9), ("stop", 300, 340, 0.9), ("yes", 500, 540, 0.9),
+                     ("go", 700, 730, 0.9)], 1000)
+    truth = [TrueEvent("yes", 0.8, 1.2), TrueEvent("go", 3.0, 3.3), TrueEvent("no", 4.0, 4.3),
+             TrueEvent("go", 6.5, 6.9)]
+    outcomes = measure(detector_for, scores, truth, {"yes": 0.6, "go": 0.6, "stop": 0.6, "no": 0.6, "up": None},
+                       0.5, 1.0, CLOCK)
+    yes, go, stop, no, up = (outcomes[k] for k in ("yes", "go", "stop", "no", "up"))
+    # yes: smoothed crosses 0.6 at frame 103 and falls below 0.48 at 152 -> event 1.01-1.50 s, a hit;
+    # returned once frame 152's group (frames 152-159) is scored: sample 159*160+512 = 25952, in the
+    # 80 ms chunk ending at 26880 = 1.68 s -> delay 1.68 - 1.2. The pulse at 5.0 s hits nothing.
+    assert (yes.events, yes.hits, yes.false_accepts, yes.frr, yes.fa_per_hour) == (1, 1, 1, 0.0, 2.0)
+    assert yes.delays_s == pytest.approx((0.48,))
+    # stop fires during the first "go": a false accept of stop, and that go is rejected. The go pulse
+    # (event 7.01-7.30 s) starts after the second go's word (6.5-6.9 s) but within its 1 s tolerance.
+    assert (stop.events, stop.false_accepts) == (0, 1) and stop.frr is None
+    assert (go.events, go.hits, go.false_rejects, go.false_accepts, go.frr) == (2, 1, 1, 0, 0.5)
+    # go's end frame 732 -> its group ends at frame 735 -> sample 735*160+512 = 118112 -> in the chunk
+    # ending at 119040 = 7.44 s
+    assert go.delays_s == pytest.approx((7.44 - 6.9,)) and go.delay_percentile(50) == pytest.approx(0.54)
+    assert (no.events, no.hits, no.frr, no.false_accepts) == (1, 0, 1.0, 0)
+    assert (up.threshold, up.events, up.false_accepts) == (None, 0, 0)
+    # with a tolerance too short for the late go pulse, it is a false accept and both go's are rejected
+    strict = measure(detector_for, scores, truth, {"go": 0.6}, 0.5, 0.05, CLOCK)["go"]
+    assert (strict.hits, strict.false_rejects, strict.false_accepts) == (0, 2, 1)
+
+
+def test_emitted_time_is_when_listen_returns_the_event(tiny_model) -> None:  # noqa: ANN001
+    """Stored scores replayed through the Detector give the events that 80 ms live chunks give, and
+    the clock predicts the sample position at which each is returned."""
+    classifier = StreamingClassifier(tiny_model.int8)
+    noise = NoiseBank.from_arrays([np.random.default_rng(5).standard_normal(2 * RATE).astype(np.float32) * 0.05])
+    plan = plan_streams(CLIPS, StreamingEvalConfig(hours=0.01, scene_seconds=12.0), RATE)
+    audio = np.concatenate(list(iter_stream(plan, CLIPS, noise)))
+    thresholds = {label: 0.12 for label in classifier.labels if label not in ("_unknown_", "_silence_")}
+    detector = make_detector(classifier, thresholds)
+    classifier.reset()
+    live: list[tuple[object, float]] = []
+    for end in range(1280, len(audio) + 1, 1280):
+        live += [(event, end / RATE) for event in detector.update(classifier.process(audio[end - 1280 : end]))]
+    assert len(audio) % 1280 == 0 and len(live) >= 3
+    stored = score_stream(classifier, iter_stream(plan, CLIPS, noise), 1280)
+    events = replay(make_detector(classifier, thresholds), stored)
+    assert [event for event, _ in live] == events[: len(live)]
+    clock = ReportClock(RATE, 160, 512, 5, classifier.frames_per_call, 1280, plan.seconds)
+    assert [clock.emitted_s(event) for event, _ in live] == pytest.approx([when for _, when in live])
+
+
+def outcome(threshold: float, false_accepts: int) -> ClassOutcome:
+    return ClassOutcome("yes", threshold, events=10, hits=5, false_accepts=false_accepts, hours=2.0)
+
+
+def test_threshold_choice_is_the_lowest_meeting_the_target() -> None:
+    curve = [outcome(0.2, 9), outcome(0.4, 1), outcome(0.6, 2), outcome(0.8, 0)]  # FA/h 4.5, 0.5, 1, 0
+    assert choose_threshold(curve, 0.5).threshold == 0.4
+    assert choose_threshold(curve, 0.49).threshold == 0.8
+    assert choose_threshold(curve[:3], 0.1) is None
+    # a real sweep over a 0.72 pulse that is no word: it fires at every threshold up to 0.72
+    scores = pulses([("left", 100, 160, 0.72)], 400)
+    curves = sweep(detector_for, scores, [], ["left"], [0.5, 0.6, 0.7, 0.75, 0.8], 1.0, 1.0, CLOCK)
+    assert [o.false_accepts for o in curves["left"]] == [1, 1, 1, 0, 0]
+    assert choose_threshold(curves["left"], 0.5).threshold == 0.75
+
+
+def test_glass_figures_from_the_confusion_matrix() -> None:
+    labels = ("yes", SILENCE, "glass_break")
+    confusion = np.array([[8, 1, 1], [0, 15, 5], [1, 0, 3]])
+    figures = glass_figures(ClipReport(labels, confusion, []))
+    assert figures == {"glass_clips": 4, "recall": 0.75, "other_clips": 30, "false_alarms": 6, "false_alarm_rate": 0.2}
+    assert glass_figures(ClipReport(("yes", "no"), np.eye(2, dtype=int), [])) is None
+
+
+# -- the command -------------------------------------------------------------------------------------
+
+
+def speakers(split: str, count: int) -> list[str]:
+    found = [f"spk{i:03d}" for i in range(1000) if split_for_group(f"spk{i:03d}", 10, 10) == split]
+    return found[:count]
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path, write_wav: Callable[..., Path]) -> Path:
+    """Folder per label: yes/no/glass_break/bird (unknown) tone clips and _silence_ noise, for 3
+    validation and 2 train speakers, plus a background noise file."""
+    root = tmp_path / "data"
+    rng = np.random.default_rng(7)
+    t = np.arange(RATE) / RATE
+    for speaker in speakers("validation", 3) + speakers("train", 2):
+        for label, freq in (("yes", 500.0), ("no", 1500.0), ("glass_break", 4000.0), ("bird", 900.0)):
+            word = np.where((t > 0.3) & (t < 0.6), 0.4 * np.sin(2 * np.pi * freq * t), 0.0)
+            write_wav(root / label / f"{speaker}_nohash_0.wav", word + 0.003 * rng.standard_normal(RATE))
+        write_wav(root / SILENCE / f"{speaker}_nohash_0.wav", 0.01 * rng.standard_normal(RATE))
+    write_wav(root / "_background_noise_" / "hum.wav", 0.02 * rng.standard_normal(4 * RATE))
+    return root
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, list[str]]:
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, [line for line in captured.err.splitlines() if line]
+
+
+def metadata(path: Path) -> dict[str, str]:
+    return {entry.key: entry.value for entry in onnx.load(str(path)).metadata_props}
+
+
+def test_streaming_command_reports_and_writes_thresholds_only_when_asked(tiny_model, tiny_data, tmp_path, capsys) -> None:  # noqa: ANN001
+    model = tmp_path / "model.int8.onnx"
+    shutil.copyfile(tiny_model.int8, model)
+    before = model.read_bytes()
+    out = tmp_path / "report"
+    code, text, err = run(capsys, model, tiny_data, "--streaming", "--hours", "0.02", "--seed", "5", "--out", out)
+    assert code == 0 and err == [] and model.read_bytes() == before
+    assert "thresholds not written" in text and "chosen thresholds:" in text
+    report = json.loads((out / "streaming.json").read_text())
+    assert (report["seed"], report["hours"], report["split"], report["thresholds_written"]) == (5, 0.025, "validation", False)
+    assert set(report["event_counts"]) == {"yes", "no", "glass_break", "_unknown_"}
+    assert sum(report["event_counts"].values()) >= 10
+    assert report["background"]["files"] == 4  # three validation _silence_ clips and the noise file
+    assert set(report["thresholds"]) == {"yes", "no", "glass_break"}
+    for label, threshold in report["thresholds"].items():
+        chosen = report["classes"][label]["chosen"]
+        assert chosen["threshold"] == threshold and chosen["events"] == report["event_counts"][label]
+        assert chosen["fa_per_hour"] <= 0.5 or not report["classes"][label]["target_met"]
+        assert (out / f"det_{label}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "det_up.png").exists()  # no "up" events: nothing to plot
+    assert len(report["sweep"]["thresholds"]) == len(report["sweep"]["yes"]["frr"]) == 98
+
+    code, text, err = run(capsys, model, tiny_data, "--streaming", "--hours", "0.02", "--seed", "5", "--write-thresholds")
+    assert code == 0 and f"thresholds written to {model}" in text
+    assert StreamingClassifier(model).info.thresholds == {**StreamingClassifier(tiny_model.int8).info.thresholds,
+                                                          **report["thresholds"]}
+    old, new = metadata(tiny_model.int8), metadata(model)
+    assert {k: v for k, v in new.items() if k != "thresholds"} == {k: v for k, v in old.items() if k != "thresholds"}
+    assert list(new) == list(old)
+
+
+def test_clip_mode_prints_and_stores_the_glass_figures(tiny_model, tiny_data, tmp_path, capsys) -> None:  # noqa: ANN001
+    code, text, _ = run(capsys, tiny_model.int8, tiny_data, "--out", tmp_path / "clips")
+    report = json.loads((tmp_path / "clips" / "report.json").read_text())
+    confusion = np.array(report["confusion"])
+    glass = report["labels"].index("glass_break")
+    assert code == 0 and report["glass"]["glass_clips"] == 3 and report["glass"]["other_clips"] == 12
+    assert report["glass"]["false_alarms"] == confusion[:, glass].sum() - confusion[glass, glass]
+    assert report["glass"]["recall"] == confusion[glass, glass] / 3
+    recalled = confusion[glass, glass]
+    assert (f"glass_break: recall {recalled / 3:.3f} ({recalled}/3 glass clips), false-alarm rate "
+            f"{report['glass']['false_alarm_rate']:.3f} ({report['glass']['false_alarms']}/12 other clips)") in text
+
+
+def test_bad_input_exits_2_with_one_line(tiny_model, tiny_data, tmp_path, capsys) -> None:  # noqa: ANN001
+    code, _, err = run(capsys, tmp_path / "absent.onnx", tiny_data, "--streaming")
+    assert code == 2 and err == [f"audio-lstm evaluate: model not found: {tmp_path / 'absent.onnx'}"]
+    checkpoint = tmp_path / "best.pt"
+    checkpoint.write_bytes(b"not used")
+    code, _, err = run(capsys, checkpoint, tiny_data, "--streaming")
+    assert code == 2 and err == [f"audio-lstm evaluate: {checkpoint}: --streaming needs an exported ONNX model (.onnx), not .pt"]
+    code, _, err = run(capsys, tiny_model.int8, tiny_data, "--streaming", "--split", "test")
+    assert code == 2 and err == ["audio-lstm evaluate: no labelled clips (other than _silence_) in split 'test' "
+                                 "to place in the streams"]
+    code, _, err = run(capsys, tiny_model.int8, tiny_data, "--write-thresholds")
+    assert code == 2 and err == ["audio-lstm evaluate: --write-thresholds needs --streaming"]
+    code, _, err = run(capsys, tiny_model.int8, tiny_data, "--streaming", "--hours", "0")
+    assert code == 2 and err[-1].endswith("argument --hours: expected a positive number, got '0'")
