@@ -5,13 +5,18 @@ with 0..max_clips clips placed at random non-overlapping offsets, each mixed at 
 Frame ``i`` is labelled by the time of its END sample, ``i * hop + n_fft``: a word's frames are
 ignored (-100) from its onset until the model can know it, then carry its label until a short
 tail after the word ends; everything else is `_silence_`.
+
+Rooms and microphones (audio_lstm/rooms.py): a placed clip may be convolved with one RIR of the
+sampler's bank (direct path at lag 0, so the word onset and the targets do not move) and the
+mixed stream may be heard through a random cheap microphone (band limit, soft clipping, gain).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +27,7 @@ from audio_lstm.data import Clip
 from audio_lstm.decisions import CLIP_TAIL_SECONDS, pad_clip  # noqa: F401  (re-exported)
 from audio_lstm.features import MfccConfig, num_frames
 from audio_lstm.labels import SILENCE
+from audio_lstm.rooms import MicConfig, Microphone, RirBank, RoomConfig, apply_microphone, random_microphone, reverberate
 
 IGNORE_INDEX = -100  # target of frames left out of the loss
 CLIP_SECONDS = 1.0  # every clip is loaded as exactly this much audio
@@ -49,8 +55,17 @@ class StreamConfig:
     # relative draw weight per label (others 1.0): unknown speech is the most varied class and the
     # main source of false accepts, so it is drawn more often than any single keyword
     label_weights: tuple[tuple[str, float], ...] = (("_unknown_", 3.0),)
+    # within a label, a clip is drawn with weight n ** -group_balance, n = the label's clips from the
+    # same group (speaker, voice, recording): 0 draws clips uniformly, so one prolific speaker
+    # (130 "stop"s) outweighs 100 speakers with two each; 1 draws every group equally often
+    group_balance: float = 0.5
     speed_range: tuple[float, float] = (0.85, 1.15)  # speed perturbation factor (tempo and pitch) per clip
     speed_probability: float = 0.8  # chance a placed clip is speed-perturbed
+    reverb_probability: float = 0.5  # chance a placed clip is convolved with a room impulse response
+    rir_bank_size: int = 200  # RIRs drawn once per sampler (from its seed) to pick from
+    rooms: RoomConfig = field(default_factory=RoomConfig)  # RT60, DRR, reflection ranges of the bank
+    mic_probability: float = 0.5  # chance the whole mixed stream goes through a random microphone
+    microphone: MicConfig = field(default_factory=MicConfig)  # band-limit, clipping and gain ranges
 
     def __post_init__(self) -> None:
         if self.seconds < CLIP_SECONDS:
@@ -61,6 +76,8 @@ class StreamConfig:
             raise ValueError("clean_probability + digital_silence_probability must not exceed 1")
         if self.lead_seconds < 0 or self.tail_seconds < 0:
             raise ValueError("lead_seconds and tail_seconds must be >= 0")
+        if self.reverb_probability > 0 and self.rir_bank_size < 1:
+            raise ValueError(f"reverb_probability {self.reverb_probability} needs rir_bank_size >= 1")
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,7 @@ class Placement:
     offset: int  # stream sample of the clip's first sample; negative when the start is cut off
     gain: float
     speed: float = 1.0  # playback speed factor (1.0: unchanged)
+    rir: int = -1  # index into the sampler's RIR bank; -1: dry
 
 
 def frame_targets(
@@ -160,9 +178,11 @@ class StreamSampler:
             by_label.setdefault(self.labels.index(clip.label), []).append(i)
         self._label_ids = np.array(sorted(by_label), dtype=np.int64)
         self._by_label = [np.array(by_label[int(k)], dtype=np.int64) for k in self._label_ids]
+        self._clip_probabilities = [self._group_balanced(ids) for ids in self._by_label]
         weights = dict(cfg.label_weights)
         draw = np.array([weights.get(self.labels[int(k)], 1.0) for k in self._label_ids], dtype=np.float64)
         self._label_probabilities = draw / draw.sum()
+        self.rirs = RirBank(cfg.rir_bank_size if cfg.reverb_probability > 0 else 0, cfg.rooms, seed, rate)
         self._rng = np.random.default_rng(seed)
 
     def mean_clips_per_stream(self) -> float:
@@ -176,10 +196,22 @@ class StreamSampler:
         mean = self.mean_clips_per_stream()
         return max(1, int(round(len(self.clips) / mean))) if mean > 0 else len(self.clips)
 
+    def _group_balanced(self, clip_ids: np.ndarray) -> np.ndarray | None:
+        """Draw probabilities over one label's clips (see StreamConfig.group_balance); None: uniform."""
+        if self.cfg.group_balance == 0:
+            return None
+        groups = [self.clips[int(i)].group for i in clip_ids]
+        sizes = Counter(groups)
+        weights = np.array([sizes[group] ** -self.cfg.group_balance for group in groups], dtype=np.float64)
+        return weights / weights.sum()
+
     def choose_clip(self, rng: np.random.Generator) -> int:
-        """A clip index, class-balanced: a label by `label_weights` (else uniformly), then one of its clips."""
-        group = self._by_label[int(rng.choice(len(self._by_label), p=self._label_probabilities))]
-        return int(group[int(rng.integers(len(group)))])
+        """A clip index: a label by `label_weights` (else uniformly), then one of its clips, group-balanced."""
+        label = int(rng.choice(len(self._by_label), p=self._label_probabilities))
+        clip_ids, probabilities = self._by_label[label], self._clip_probabilities[label]
+        if probabilities is not None:
+            return int(clip_ids[int(rng.choice(len(clip_ids), p=probabilities))])
+        return int(clip_ids[int(rng.integers(len(clip_ids)))])
 
     def background(self, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
         """A background of stream length, and whether it is real noise (clips then follow an SNR)."""
@@ -217,8 +249,14 @@ class StreamSampler:
             if i == 0 and span is not None and rng.random() < cfg.start_cut_probability:
                 offset = -int(rng.integers(0, span[0] + 1))  # cut leading silence only, never the word
             speed = float(rng.uniform(*cfg.speed_range)) if rng.random() < cfg.speed_probability else 1.0
-            placements.append(Placement(index, offset, self._gain(index, offset, background, noisy, rng), speed))
+            gain = self._gain(index, offset, background, noisy, rng)
+            rir = int(rng.integers(len(self.rirs))) if rng.random() < cfg.reverb_probability else -1
+            placements.append(Placement(index, offset, gain, speed, rir))
         return background, placements
+
+    def plan_microphone(self, rng: np.random.Generator) -> Microphone | None:
+        """The microphone a stream is heard through, or None (with 1 - mic_probability)."""
+        return random_microphone(rng, self.cfg.microphone) if rng.random() < self.cfg.mic_probability else None
 
     def _gain(self, index: int, offset: int, background: np.ndarray, noisy: bool, rng: np.random.Generator) -> float:
         span = self.activity[index]
@@ -229,8 +267,14 @@ class StreamSampler:
                 return level * db_to_gain(rng.uniform(*self.cfg.snr_db)) / self.active_rms[index]
         return db_to_gain(rng.uniform(*self.cfg.gain_db))
 
-    def render(self, background: np.ndarray, placements: Sequence[Placement]) -> tuple[np.ndarray, np.ndarray]:
-        """Mix placed clips into `background`; returns audio float32 (N,) and targets int64 (frames,)."""
+    def render(
+        self, background: np.ndarray, placements: Sequence[Placement], microphone: Microphone | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mix placed clips into `background`, then apply `microphone` to the mix.
+
+        Returns audio float32 (N,) and targets int64 (frames,). Targets follow the dry word
+        activity: reverb keeps the onset (direct path at lag 0) and only lengthens the tail.
+        """
         audio = np.array(background, dtype=np.float32, copy=True)
         spans: list[tuple[int, int, int]] = []
         for place in placements:
@@ -240,6 +284,8 @@ class StreamSampler:
                 clip = change_speed(clip, place.speed)
                 if span is not None:
                     span = (int(span[0] / place.speed), int(span[1] / place.speed))
+            if place.rir >= 0:
+                clip = reverberate(clip, self.rirs[place.rir])
             first = max(0, -place.offset)
             last = min(len(clip), len(audio) - place.offset)
             if last <= first:
@@ -248,6 +294,8 @@ class StreamSampler:
             label = self.clips[place.clip].label
             if label != SILENCE and span is not None:
                 spans.append((self.labels.index(label), place.offset + span[0], place.offset + span[1]))
+        if microphone is not None:
+            audio = apply_microphone(audio, microphone, self.mfcc.sample_rate)
         peak = float(np.abs(audio).max()) if len(audio) else 0.0
         if peak > 0.99:
             audio *= np.float32(0.99 / peak)
@@ -258,5 +306,6 @@ class StreamSampler:
 
         Without `rng`, the sampler's own generator (seeded with `seed`) is used.
         """
-        background, placements = self.plan(self._rng if rng is None else rng)
-        return self.render(background, placements)
+        rng = self._rng if rng is None else rng
+        background, placements = self.plan(rng)
+        return self.render(background, placements, self.plan_microphone(rng))

@@ -26,7 +26,7 @@ import soundfile
 
 from audio_lstm.audio_io import resample
 from audio_lstm.data import Clip, Corpus, audio_files
-from audio_lstm.labels import KEYWORDS, UNKNOWN
+from audio_lstm.labels import GLASS, KEYWORDS, UNKNOWN
 
 MARKER = "GENERATED.json"
 SAMPLE_RATE = 16000
@@ -258,7 +258,7 @@ def read_generated(root: Path | str) -> Corpus:
         raise ValueError(f"{root}: generated set is incomplete ({MARKER} status {marker.get('status')!r}); rebuild it")
     corpus = Corpus()
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        label = folder.name if folder.name in KEYWORDS else UNKNOWN
+        label = folder.name if folder.name in (*KEYWORDS, GLASS) else UNKNOWN  # glass_break: audio_lstm.glass_synth
         for path in audio_files(folder):
             corpus.clips.append(Clip(path, label, path.stem.split("_nohash_", 1)[0], "train"))
     return corpus

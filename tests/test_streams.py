@@ -27,9 +27,9 @@ from audio_lstm.streams import (
 RATE = 16000
 MFCC = MfccConfig()
 TONE_START, TONE_END = 6400, 11200  # the tone clip's word: 0.4 s .. 0.7 s (10 ms aligned)
-# Zero background, exactly one clip, no start cut: the stream is the clip and nothing else.
+# Zero background, exactly one clip, no start cut, dry, no microphone: the stream is the clip and nothing else.
 ZERO = StreamConfig(speed_probability=0.0, digital_silence_probability=1.0, clean_probability=0.0, empty_probability=0.0, max_clips=1,
-                    start_cut_probability=0.0)
+                    start_cut_probability=0.0, reverb_probability=0.0, mic_probability=0.0)
 
 
 def tone_clip(path: Path, start: int = TONE_START, end: int = TONE_END, rate: int = RATE, seconds: float = 1.0,
@@ -133,7 +133,7 @@ def test_stream_snr_and_background_level(tmp_path: Path) -> None:
     path = tone_clip(tmp_path / "t.wav")
     noise = NoiseBank.from_arrays([np.random.default_rng(0).standard_normal(5 * RATE).astype(np.float32)])
     cfg = StreamConfig(speed_probability=0.0, clean_probability=0.0, digital_silence_probability=0.0, empty_probability=0.0, max_clips=1,
-                       snr_db=(10.0, 10.0), background_dbfs=(-40.0, -30.0))
+                       snr_db=(10.0, 10.0), background_dbfs=(-40.0, -30.0), reverb_probability=0.0, mic_probability=0.0)
     sampler = StreamSampler([clip(path, "yes")], noise, LABELS, MFCC, cfg, seed=0)
     rng = np.random.default_rng(1)
     for _ in range(5):
@@ -209,3 +209,75 @@ def test_speed_perturbation_moves_the_targets(tmp_path: Path) -> None:
     yes = LABELS.index("yes")
     last_normal, last_fast = np.flatnonzero(normal == yes)[-1], np.flatnonzero(fast == yes)[-1]
     assert abs((last_normal - last_fast) - 16) <= 2  # word end 0.8 s -> 0.64 s: 16 frames earlier
+
+
+@pytest.mark.parametrize("balance, prolific_share", [(0.0, 20 / 25), (0.5, 20**0.5 / (20**0.5 + 5)), (1.0, 1 / 6)])
+def test_group_balance_limits_a_prolific_speaker(tmp_path: Path, balance: float, prolific_share: float) -> None:
+    path = tone_clip(tmp_path / "t.wav")
+    clips = [clip(path, "yes", "prolific")] * 20 + [clip(path, "yes", f"speaker{k}") for k in range(5)]
+    sampler = StreamSampler(clips, NoiseBank(), LABELS, MFCC, replace(ZERO, group_balance=balance), seed=0)
+    rng = np.random.default_rng(0)
+    draws = [sampler.choose_clip(rng) for _ in range(4000)]
+    share = sum(index < 20 for index in draws) / len(draws)
+    assert share == pytest.approx(prolific_share, abs=0.03)
+    assert {index for index in draws if index >= 20} == set(range(20, 25))  # every small speaker is drawn
+
+
+def test_reverb_changes_the_audio_but_not_the_onset_or_the_targets(tmp_path: Path) -> None:
+    path = tone_clip(tmp_path / "t.wav")
+    sampler = StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), LABELS, MFCC, replace(ZERO, reverb_probability=1.0), seed=0)
+    assert len(sampler.rirs) == ZERO.rir_bank_size
+    rng = np.random.default_rng(2)
+    rirs = set()
+    for _ in range(5):
+        background, placements = sampler.plan(rng)
+        rirs.add(placements[0].rir)
+        wet, wet_targets = sampler.render(background, placements)
+        dry, dry_targets = sampler.render(background, [replace(p, rir=-1) for p in placements])
+        onset = placements[0].offset + TONE_START
+        assert np.array_equal(wet_targets, dry_targets)
+        assert wet.shape == dry.shape and wet.dtype == np.float32 and np.all(np.isfinite(wet))
+        assert not np.allclose(wet, dry, atol=1e-3)
+        assert float(np.abs(wet[:onset]).max()) < 1e-5  # nothing before the word: its onset did not move
+        assert float(np.abs(wet[onset : onset + 80]).max()) > 0.01
+        tail = wet[placements[0].offset + TONE_END + 160 : placements[0].offset + 16000]
+        assert rms(tail) > 1e-4 and not np.any(dry[placements[0].offset + TONE_END + 160 :])  # the room rings on
+    assert len(rirs) > 1 and min(rirs) >= 0  # a different room per clip
+    dry_sampler = StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), LABELS, MFCC, ZERO, seed=0)
+    assert len(dry_sampler.rirs) == 0 and all(p.rir == -1 for p in dry_sampler.plan(rng)[1])
+
+
+def test_microphone_filters_the_whole_stream_and_keeps_the_targets(tmp_path: Path) -> None:
+    path = tone_clip(tmp_path / "t.wav")
+    cfg = replace(ZERO, mic_probability=1.0)
+    sampler = StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), LABELS, MFCC, cfg, seed=0)
+    rng = np.random.default_rng(4)
+    mic = sampler.plan_microphone(rng)
+    assert mic is not None and cfg.microphone.highpass_hz[0] <= mic.highpass_hz <= cfg.microphone.highpass_hz[1]
+    assert sampler.plan_microphone(np.random.default_rng(4)) == mic
+    without = StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), LABELS, MFCC, ZERO, seed=0)
+    assert without.plan_microphone(rng) is None
+    hum = (0.05 * np.sin(2 * np.pi * 30 * np.arange(48000) / RATE)).astype(np.float32)  # below any mic's high-pass
+    placements = [Placement(0, 8000, 1.0)]
+    plain, plain_targets = sampler.render(hum, placements)
+    heard, heard_targets = sampler.render(hum, placements, replace(mic, gain=1.0, drive=0.0))
+    assert np.array_equal(plain_targets, heard_targets)
+    assert rms(heard[:8000]) < rms(plain[:8000]) * 10 ** (-30 / 20)  # the hum is gone (>= 30 dB down)
+    word = slice(8000 + TONE_START + 800, 8000 + TONE_END - 800)  # the 500 Hz tone passes
+    assert abs(20 * np.log10(rms(heard[word]) / rms(plain[word] - hum[word]))) < 0.5
+
+
+def test_streams_with_rooms_and_microphones_stay_a_function_of_the_seed(tmp_path: Path) -> None:
+    words = ["yes", "no", SILENCE]
+    clips = [clip(tone_clip(tmp_path / f"{w}.wav", start=1600 * i, end=1600 * i + 4800), w) for i, w in enumerate(words)]
+    noise = NoiseBank.from_arrays([np.random.default_rng(0).standard_normal(4 * RATE).astype(np.float32) * 0.1])
+    cfg = StreamConfig(reverb_probability=1.0, mic_probability=1.0, rir_bank_size=20)
+    make = lambda seed: StreamSampler(clips, noise, LABELS, MFCC, cfg, seed=seed)  # noqa: E731
+    assert all(np.array_equal(a, b) for a, b in zip(make(3).rirs.responses, make(3).rirs.responses))
+    assert not np.array_equal(make(3).rirs[0], make(4).rirs[0][: len(make(3).rirs[0])])
+    first, again = make(3).sample(np.random.default_rng(8)), make(3).sample(np.random.default_rng(8))
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    plain = StreamSampler(clips, noise, LABELS, MFCC, replace(cfg, reverb_probability=0.0, mic_probability=0.0), seed=3)
+    assert not np.array_equal(first[0], plain.sample(np.random.default_rng(8))[0])
+    with pytest.raises(ValueError, match="rir_bank_size"):
+        StreamConfig(reverb_probability=0.5, rir_bank_size=0)
