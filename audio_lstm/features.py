@@ -127,8 +127,9 @@ def mfcc_from_frames(frames: np.ndarray, cfg: MfccConfig) -> np.ndarray:
     """MFCC of already-cut frames (T, n_fft) -> (T, n_mfcc), float32."""
     window, mel_t, dct_t = _fast_matrices(cfg)
     spectrum = np.fft.rfft(frames * window, axis=-1)
-    power = spectrum.real * spectrum.real
-    power += spectrum.imag * spectrum.imag
+    squares = spectrum.view(spectrum.real.dtype)  # (T, 2 * bins): real, imaginary interleaved
+    squares *= squares
+    power = squares[..., 0::2] + squares[..., 1::2]  # re² + im², rounded exactly as computed separately
     mel = power @ mel_t
     np.maximum(mel, cfg.log_floor, out=mel)
     np.log10(mel, out=mel)
@@ -143,11 +144,15 @@ def _fast_matrices(cfg: MfccConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _frames(audio: np.ndarray, count: int, cfg: MfccConfig) -> np.ndarray:
-    """View of `count` overlapping frames (count, n_fft) of a contiguous 1-D array (no copy)."""
-    step = audio.strides[0]
-    return np.lib.stride_tricks.as_strided(
-        audio, shape=(count, cfg.n_fft), strides=(cfg.hop_length * step, step), writeable=False
-    )
+    """Read-only view of `count` overlapping frames (count, n_fft) of a contiguous 1-D array (no copy).
+
+    Built with the plain `np.ndarray` constructor (which checks that the frames fit in `audio`):
+    `as_strided` does the same at several times the cost, which matters at one call per chunk.
+    """
+    step = audio.itemsize
+    frames = np.ndarray((count, cfg.n_fft), audio.dtype, buffer=audio, strides=(cfg.hop_length * step, step))
+    frames.setflags(write=False)
+    return frames
 
 
 def mfcc(audio: np.ndarray, cfg: MfccConfig = MfccConfig()) -> np.ndarray:
@@ -161,15 +166,21 @@ def mfcc(audio: np.ndarray, cfg: MfccConfig = MfccConfig()) -> np.ndarray:
     return mfcc_from_frames(_frames(audio, count, cfg), cfg)
 
 
-def pcm_to_float(chunk: np.ndarray) -> np.ndarray:
-    """int16 PCM or float audio -> float32 in [-1, 1]; other dtypes are refused."""
+def pcm_to_float(chunk: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """int16 PCM or float audio -> float32 in [-1, 1]; other dtypes are refused.
+
+    With `out` (float32, the chunk's length) the samples are written there and `out` is returned.
+    """
     chunk = np.asarray(chunk)
     if chunk.ndim != 1:
         raise ValueError(f"expected a mono chunk of shape (samples,), got shape {chunk.shape}")
     if chunk.dtype == np.int16:
-        return chunk.astype(np.float32) / 32768.0
+        return np.divide(chunk, 32768.0, out=out, dtype=np.float32)  # exact: int16 -> float32, / 2**15
     if np.issubdtype(chunk.dtype, np.floating):
-        return chunk.astype(np.float32, copy=False)
+        if out is None:
+            return chunk.astype(np.float32, copy=False)
+        out[...] = chunk
+        return out
     raise TypeError(f"audio chunk must be int16 or float, got {chunk.dtype}")
 
 
@@ -178,27 +189,42 @@ class StreamingMfcc:
 
     Holds at most ``n_fft - 1`` samples between calls (the frame overlap plus any remainder),
     so the output over a stream equals `mfcc` over the concatenated stream, whatever the chunking.
+    The samples live in one reused buffer: the held samples at its start, each new chunk written
+    after them; it grows to fit the largest chunk seen.
     """
 
     def __init__(self, cfg: MfccConfig = MfccConfig()) -> None:
         self.cfg = cfg
         frontend_matrices(cfg)  # validate early
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._buffer = np.zeros(cfg.n_fft - 1 + 16 * cfg.hop_length, dtype=np.float32)
+        self._held = 0  # samples at the start of _buffer waiting for the next frame
 
     def reset(self) -> None:
         """Forget buffered samples."""
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._held = 0
 
     @property
     def buffered_samples(self) -> int:
         """Samples held back for the next frame."""
-        return len(self._pending)
+        return self._held
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
         """Append a chunk (int16 or float, mono) and return the new frames (T, n_mfcc)."""
-        audio = np.concatenate([self._pending, pcm_to_float(chunk)])
-        count = num_frames(len(audio), self.cfg)
-        self._pending = audio[count * self.cfg.hop_length :].copy()
+        chunk = np.asarray(chunk)
+        cfg, held = self.cfg, self._held
+        end = held + chunk.size  # pcm_to_float refuses anything but a mono chunk before writing
+        if end > len(self._buffer):
+            grown = np.zeros(max(end, 2 * len(self._buffer)), dtype=np.float32)
+            grown[:held] = self._buffer[:held]
+            self._buffer = grown
+        audio = self._buffer[:end]
+        pcm_to_float(chunk, out=audio[held:])
+        count = num_frames(end, cfg)
         if count == 0:
-            return np.zeros((0, self.cfg.n_mfcc), dtype=np.float32)
-        return mfcc_from_frames(_frames(audio, count, self.cfg), self.cfg)
+            features = np.zeros((0, cfg.n_mfcc), dtype=np.float32)
+        else:
+            features = mfcc_from_frames(_frames(audio, count, cfg), cfg)
+        used = count * cfg.hop_length
+        self._held = end - used
+        audio[: self._held] = audio[used:]  # keep the remainder at the start (overlap-safe copy)
+        return features

@@ -11,6 +11,10 @@ counted from the last `reset()` (default 8 = 80 ms): features wait in a small bu
 is complete, which adds at most 70 ms of latency and costs one model call per 80 ms instead of
 eight. `flush()` runs a final partial group at the end of a stream. fp32 models run all the frames
 of a chunk in one call (their results do not depend on grouping).
+
+Full groups run through onnxruntime I/O bindings made once: fixed input, score and state buffers,
+with the LSTM state in two slots that alternate as input and output, so a call converts,
+allocates and copies nothing but the group's features in and its scores out.
 """
 
 from __future__ import annotations
@@ -118,22 +122,41 @@ class StreamingClassifier:
         self._session = session
         self._outputs = [OUTPUT_SCORES, OUTPUT_H, OUTPUT_C]
         self._frontend = StreamingMfcc(info.frontend)
-        self._zero_state = np.zeros(info.state_shape, dtype=np.float32)
-        self._zero_state.setflags(write=False)  # shared by h and c; onnxruntime never writes inputs
         self._empty = np.zeros((0, self.num_classes), dtype=np.float32)
         self._empty.setflags(write=False)
-        self._feed: dict[str, np.ndarray] = {}
         # See the module docstring: per-call activation quantization makes batching chunk-dependent.
         if frames_per_call is not None and frames_per_call < 0:
             raise ValueError(f"frames_per_call must be >= 0, got {frames_per_call}")
         default_group = 0 if info.precision == "fp32" else DEFAULT_FRAMES_PER_CALL
         self.frames_per_call: int = default_group if frames_per_call is None else frames_per_call
         self._pending = np.zeros((0, info.frontend.n_mfcc), dtype=np.float32)
+        # LSTM state (h, c) in two slots: a call reads slot `_slot` and writes the other one.
+        self._states = [tuple(np.zeros(info.state_shape, dtype=np.float32) for _ in "hc") for _ in range(2)]
+        self._slot = 0
+        self._feed: dict[str, np.ndarray] = {}  # session.run inputs; h and c are the current slot's
+        self._group_features = np.zeros((1, self.frames_per_call, info.frontend.n_mfcc), dtype=np.float32)
+        self._group_scores = np.zeros((1, self.frames_per_call, self.num_classes), dtype=np.float32)
+        self._bindings = [self._bind(slot) for slot in (0, 1)] if self.frames_per_call else []
         self.reset()
+
+    def _bind(self, slot: int) -> ort.IOBinding:
+        """I/O binding of one full group: features and state `slot` in, scores and the other slot out."""
+        binding = self._session.io_binding()
+        h, c = self._states[slot]
+        h_out, c_out = self._states[1 - slot]
+        for name, array in ((INPUT_FEATURES, self._group_features), (INPUT_H, h), (INPUT_C, c)):
+            binding.bind_cpu_input(name, array)  # onnxruntime reads these arrays' memory at each run
+        for name, array in ((OUTPUT_SCORES, self._group_scores), (OUTPUT_H, h_out), (OUTPUT_C, c_out)):
+            binding.bind_output(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
+        return binding
 
     def reset(self) -> None:
         """Back to the start of a stream: zero LSTM state, no buffered audio, frame counter 0."""
-        self._feed = {INPUT_FEATURES: self._empty, INPUT_H: self._zero_state, INPUT_C: self._zero_state}
+        self._slot = 0
+        h, c = self._states[0]
+        h.fill(0.0)
+        c.fill(0.0)
+        self._feed = {INPUT_FEATURES: self._empty, INPUT_H: h, INPUT_C: c}
         self._frontend.reset()
         self._pending = self._pending[:0]
         self.frames_processed = 0
@@ -172,11 +195,22 @@ class StreamingClassifier:
         return len(self._pending)
 
     def _run(self, features: np.ndarray) -> np.ndarray:
-        feed = self._feed
-        feed[INPUT_FEATURES] = features[None]
-        scores, feed[INPUT_H], feed[INPUT_C] = self._session.run(self._outputs, feed)
+        """One model call on `features` (frames, n_mfcc) from the current state; advances the state."""
+        slot, feed = self._slot, self._feed
+        if self._bindings and len(features) == self.frames_per_call:  # a full group: the prepared binding
+            self._group_features[0] = features
+            self._session.run_with_iobinding(self._bindings[slot])
+            scores = self._group_scores[0].copy()  # the buffer is reused by the next call
+        else:  # fp32 chunks and flushed partial groups: any number of frames
+            feed[INPUT_FEATURES] = features[None]
+            outputs, h_out, c_out = self._session.run(self._outputs, feed)
+            scores = outputs[0]
+            np.copyto(self._states[1 - slot][0], h_out)
+            np.copyto(self._states[1 - slot][1], c_out)
+        self._slot = slot = 1 - slot
+        feed[INPUT_H], feed[INPUT_C] = self._states[slot]
         self.frames_processed += len(features)
-        return scores[0]
+        return scores
 
     def predict_clip(self, audio: np.ndarray) -> np.ndarray:
         """Scores (frames, classes) of a whole clip from a fresh state; the state is reset after."""
