@@ -44,7 +44,7 @@ class OursPipeline:
 
     def __init__(self, path: Path | None) -> None:
         import audio_lstm.device.listen  # noqa: F401 - the daemon's own import set, for a fair RSS
-        from audio_lstm.device.classify import make_detector
+        from audio_lstm.device.options import make_detector
         from audio_lstm.device.runtime import StreamingClassifier
 
         self.classifier = StreamingClassifier(path, threads=1)
@@ -78,8 +78,8 @@ class OursPipeline:
                     spent[stage] += clock() - start
             return wrapper
 
-        frontend, run = clf._frontend.process, clf._run
-        clf._frontend.process, clf._run = timed("frontend", frontend), timed("model", run)
+        frontend, run, run_group = clf._frontend.process, clf._run, clf._run_group
+        clf._frontend.process, clf._run, clf._run_group = timed("frontend", frontend), timed("model", run), timed("model", run_group)
         update = timed("detector", det.update)
         try:
             self.reset()
@@ -91,7 +91,7 @@ class OursPipeline:
                 update(clf.process(piece))
                 spent["total"] += clock() - start
         finally:
-            del clf._frontend.process, clf._run  # back to the class methods
+            del clf._frontend.process, clf._run, clf._run_group  # back to the class methods
         scale = 1000.0 / (count * chunk / SAMPLE_RATE)
         stages = {name: value * scale for name, value in spent.items()}
         stages["other"] = stages["total"] - stages["frontend"] - stages["model"] - stages["detector"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import sys
 from collections.abc import Iterator
@@ -25,54 +24,15 @@ from audio_lstm.decisions import CLIP_TAIL_SECONDS, clip_label, pad_clip
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.runtime import StreamingClassifier
-from audio_lstm.labels import SILENCE, UNKNOWN
+from audio_lstm.device.options import NON_EVENT_LABELS, make_detector, positive_int, resolve_thresholds, threshold_arg
 
-__all__ = ["CLIP_TAIL_SECONDS", "main", "threshold_arg", "resolve_thresholds", "make_detector"]
+__all__ = ["CLIP_TAIL_SECONDS", "NON_EVENT_LABELS", "main", "make_detector", "resolve_thresholds", "threshold_arg"]
 
 PROG = "audio-lstm classify"
 BLOCK_SECONDS = 10.0  # event mode reads this much audio at a time
 PROGRESS_MIN_SECONDS = 30.0  # files longer than this get a progress bar (when stderr is a terminal)
 CLIP_FIELDS = ("file", "label", "score")
 EVENT_FIELDS = ("file", "label", "start_s", "end_s", "score")
-NON_EVENT_LABELS = (UNKNOWN, SILENCE)
-
-
-# -- shared with `listen` -----------------------------------------------------------------------
-
-
-def threshold_arg(text: str) -> tuple[str, float]:
-    """argparse type for ``LABEL=VALUE`` (VALUE a number in [0, 1])."""
-    label, sep, value = text.partition("=")
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not sep or not label or not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected LABEL=VALUE with VALUE in [0, 1], got {text!r}")
-    return label, number
-
-
-def resolve_thresholds(labels: tuple[str, ...], defaults: dict[str, float],
-                       overrides: list[tuple[str, float]]) -> dict[str, float]:
-    """The model's thresholds with --threshold overrides; ValueError names a bad label."""
-    thresholds = dict(defaults)
-    for label, value in overrides:
-        if label not in labels:
-            raise ValueError(f"--threshold names unknown label {label!r}; the model's labels are: {', '.join(labels)}")
-        if label in NON_EVENT_LABELS:
-            raise ValueError(f"--threshold: label {label!r} is never reported as an event")
-        thresholds[label] = value
-    return thresholds
-
-
-def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float]) -> Detector:
-    """The detector for a model: every label except unknown/silence may fire, at its threshold."""
-    return Detector(
-        classifier.labels,
-        thresholds,
-        classifier.frame_seconds,
-        event_labels=[label for label in classifier.labels if label not in NON_EVENT_LABELS],
-    )
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -168,16 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="detection threshold of a label, overriding the model's (repeatable)")
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
     return parser
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _stderr(message: str) -> None:

@@ -78,11 +78,14 @@ class Detector:
         self._watch = [i for i, label in enumerate(self.labels) if label in allowed and label in self.thresholds]
         self._on = {i: self.thresholds[self.labels[i]] for i in self._watch}
         self._off = {i: self._on[i] * RELEASE_RATIO for i in self._watch}
-        self._watch_index = np.array(self._watch, dtype=np.int64)
-        self._watch_on = np.array([self._on[i] for i in self._watch], dtype=np.float64)
         self._delay = (self.smoothing_frames - 1) / 2.0
         self._refractory_frames = int(math.ceil(self.refractory_s / self.frame_seconds - 1e-9))
-        self._history = np.zeros((max(self.smoothing_frames - 1, 0), len(self.labels)), dtype=np.float64)
+        # Columns that cannot fire get an unreachable level, so one comparison finds the hot ones.
+        self._start_levels = np.full(len(self.labels), np.inf)
+        self._start_levels[self._watch] = [self._on[i] for i in self._watch]
+        # Smoothing window: the last smoothing_frames - 1 frames, then room for the next batch
+        # (grown to the largest batch seen, so memory is bounded by the caller's chunk size).
+        self._window = np.zeros((self.smoothing_frames - 1 + 16, len(self.labels)), dtype=np.float64)
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
@@ -90,7 +93,7 @@ class Detector:
     def reset(self) -> None:
         """Forget everything: new stream starting at frame 0, no open events, all labels armed."""
         self._frame = 0  # global index of the next frame
-        self._history[:] = 0.0
+        self._window[:] = 0.0  # zeros before the stream
         self._open_start: dict[int, int] = {}  # column -> start frame of its open event
         self._peak: dict[int, float] = {}  # column -> peak smoothed score of its open event
         self._disarmed: set[int] = set()  # columns waiting to fall below release after a suppressed crossing
@@ -111,19 +114,28 @@ class Detector:
     def _smooth(self, scores: np.ndarray) -> np.ndarray:
         """Causal moving average continuing across calls (shorter window at stream start).
 
-        Sums the same values in the same order whatever the chunking, so results are bit-identical.
+        Each frame's mean sums the same values in the same order and divides by the same count,
+        whatever the chunking, so results are bit-identical for any chunk size.
         """
-        n = self.smoothing_frames
+        n, count = self.smoothing_frames, len(scores)
         if n == 1:
-            return scores
-        count = len(scores)
-        extended = np.concatenate([self._history, scores])  # history: last n-1 frames, zeros before the stream
-        total = extended[:count].copy()
-        for shift in range(1, n):
-            total += extended[shift : shift + count]
-        window = np.minimum(self._frame + 1 + np.arange(count), n)
-        self._history[:] = extended[-(n - 1) :]
-        return total / window[:, None]
+            return np.array(scores, dtype=np.float64)
+        held = n - 1
+        if held + count > len(self._window):
+            grown = np.zeros((held + count, len(self.labels)), dtype=np.float64)
+            grown[:held] = self._window[:held]
+            self._window = grown
+        window = self._window
+        window[held : held + count] = scores
+        row = window.strides[0]
+        # (count, n, classes) view: frame k's window is rows k .. k + n - 1 of the buffer
+        frames = np.ndarray((count, n, window.shape[1]), window.dtype, window, strides=(row, row, window.strides[1]))
+        total = np.add.reduce(frames, axis=1)
+        window[:held] = window[count : count + held]
+        if self._frame >= held:
+            total /= n
+            return total
+        return total / np.minimum(self._frame + 1 + np.arange(count), n)[:, None]
 
     def _time(self, frame: int) -> float:
         return max(0.0, (frame - self._delay) * self.frame_seconds)
@@ -169,7 +181,7 @@ class Detector:
 
     def update(self, frame_scores: np.ndarray) -> list[Event]:
         """Consume the next frames (frames, classes); return the events that ended in them."""
-        scores = np.asarray(frame_scores, dtype=np.float64)
+        scores = np.asarray(frame_scores)
         if scores.ndim != 2 or scores.shape[1] != len(self.labels):
             raise ValueError(f"expected frame scores of shape (frames, {len(self.labels)}), got {scores.shape}")
         if len(scores) == 0:
@@ -179,14 +191,13 @@ class Detector:
         events: list[Event] = []
         # Fast path, vectorised: only columns that reach their threshold in this batch, or that are
         # mid-event or waiting to re-arm, need the per-column state machine.
-        if len(self._watch_index):
-            hot = self._watch_index[smoothed[:, self._watch_index].max(axis=0) >= self._watch_on]
-        else:
-            hot = self._watch_index
-        busy = set(hot.tolist()) | self._open_start.keys() | self._disarmed
-        for column in sorted(busy):
-            self._scan(column, smoothed[:, column], first, events)
+        margin = np.maximum.reduce(smoothed, axis=0) - self._start_levels  # >= 0 exactly where a level is reached
         self._frame += len(scores)
+        if np.maximum.reduce(margin) < 0 and not self._open_start and not self._disarmed:
+            return events
+        hot = np.flatnonzero(margin >= 0).tolist()
+        for column in sorted(set(hot) | self._open_start.keys() | self._disarmed):
+            self._scan(column, smoothed[:, column], first, events)
         events.sort(key=lambda event: (event.end_s, event.start_s, event.label))
         return events
 

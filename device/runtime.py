@@ -129,12 +129,13 @@ class StreamingClassifier:
             raise ValueError(f"frames_per_call must be >= 0, got {frames_per_call}")
         default_group = 0 if info.precision == "fp32" else DEFAULT_FRAMES_PER_CALL
         self.frames_per_call: int = default_group if frames_per_call is None else frames_per_call
-        self._pending = np.zeros((0, info.frontend.n_mfcc), dtype=np.float32)
         # LSTM state (h, c) in two slots: a call reads slot `_slot` and writes the other one.
         self._states = [tuple(np.zeros(info.state_shape, dtype=np.float32) for _ in "hc") for _ in range(2)]
         self._slot = 0
         self._feed: dict[str, np.ndarray] = {}  # session.run inputs; h and c are the current slot's
+        # The bound input of a full group; its first `_held` rows are the frames waiting for one.
         self._group_features = np.zeros((1, self.frames_per_call, info.frontend.n_mfcc), dtype=np.float32)
+        self._held = 0
         self._group_scores = np.zeros((1, self.frames_per_call, self.num_classes), dtype=np.float32)
         self._bindings = [self._bind(slot) for slot in (0, 1)] if self.frames_per_call else []
         self.reset()
@@ -158,7 +159,7 @@ class StreamingClassifier:
         c.fill(0.0)
         self._feed = {INPUT_FEATURES: self._empty, INPUT_H: h, INPUT_C: c}
         self._frontend.reset()
-        self._pending = self._pending[:0]
+        self._held = 0
         self.frames_processed = 0
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
@@ -172,45 +173,54 @@ class StreamingClassifier:
         group = self.frames_per_call
         if group == 0:
             return self._run(features) if len(features) else self._empty
-        if len(self._pending):
-            features = np.concatenate([self._pending, features])
-        ready = len(features) - len(features) % group
-        self._pending = features[ready:].copy()
-        if ready == 0:
+        held, waiting = self._held, self._group_features[0]
+        if held + len(features) < group:
+            waiting[held : held + len(features)] = features
+            self._held = held + len(features)
             return self._empty
-        if ready == group:
-            return self._run(features[:group])
-        return np.concatenate([self._run(features[i : i + group]) for i in range(0, ready, group)])
+        waiting[held:] = features[: group - held]
+        scores = [self._run_group()]
+        rest = features[group - held :]
+        while len(rest) >= group:
+            waiting[:] = rest[:group]
+            scores.append(self._run_group())
+            rest = rest[group:]
+        waiting[: len(rest)] = rest
+        self._held = len(rest)
+        return scores[0] if len(scores) == 1 else np.concatenate(scores)
 
     def flush(self) -> np.ndarray:
         """Score the frames still waiting for a complete group (end of a stream or clip)."""
-        if len(self._pending) == 0:
+        if self._held == 0:
             return self._empty
-        pending, self._pending = self._pending, self._pending[:0]
+        pending, self._held = self._group_features[0, : self._held].copy(), 0
         return self._run(pending)
 
     @property
     def pending_frames(self) -> int:
         """Frames computed by the front end but not yet scored (always < frames_per_call)."""
-        return len(self._pending)
+        return self._held
+
+    def _run_group(self) -> np.ndarray:
+        """One model call on the full group in `_group_features` through its prepared binding."""
+        slot = self._slot
+        self._session.run_with_iobinding(self._bindings[slot])
+        self._slot = slot = 1 - slot
+        self._feed[INPUT_H], self._feed[INPUT_C] = self._states[slot]
+        self.frames_processed += self.frames_per_call
+        return self._group_scores[0].copy()  # the buffer is reused by the next call
 
     def _run(self, features: np.ndarray) -> np.ndarray:
-        """One model call on `features` (frames, n_mfcc) from the current state; advances the state."""
+        """One model call on any number of `features` (frames, n_mfcc) from the current state."""
         slot, feed = self._slot, self._feed
-        if self._bindings and len(features) == self.frames_per_call:  # a full group: the prepared binding
-            self._group_features[0] = features
-            self._session.run_with_iobinding(self._bindings[slot])
-            scores = self._group_scores[0].copy()  # the buffer is reused by the next call
-        else:  # fp32 chunks and flushed partial groups: any number of frames
-            feed[INPUT_FEATURES] = features[None]
-            outputs, h_out, c_out = self._session.run(self._outputs, feed)
-            scores = outputs[0]
-            np.copyto(self._states[1 - slot][0], h_out)
-            np.copyto(self._states[1 - slot][1], c_out)
+        feed[INPUT_FEATURES] = features[None]
+        outputs, h_out, c_out = self._session.run(self._outputs, feed)
+        np.copyto(self._states[1 - slot][0], h_out)
+        np.copyto(self._states[1 - slot][1], c_out)
         self._slot = slot = 1 - slot
         feed[INPUT_H], feed[INPUT_C] = self._states[slot]
         self.frames_processed += len(features)
-        return scores
+        return outputs[0]
 
     def predict_clip(self, audio: np.ndarray) -> np.ndarray:
         """Scores (frames, classes) of a whole clip from a fresh state; the state is reset after."""

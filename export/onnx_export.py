@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import warnings
@@ -30,15 +31,29 @@ OPSET = 17
 
 
 class StreamingGraph(nn.Module):
-    """The exported computation: features + state in, softmax scores + new state out."""
+    """The exported computation: features + state in, softmax scores + new state out.
+
+    A lean copy of the model for a batch of one: the feature normalisation is folded into the
+    first LSTM layer's input weights (W (x - m) / s = (W / s) x - (W / s) m), and the batch axis
+    is reshaped away instead of transposed, so the graph holds little besides the LSTM layers.
+    """
 
     def __init__(self, model: KeywordLSTM) -> None:
         super().__init__()
-        self.model = model
+        trained = model.lstm
+        self.lstm = nn.LSTM(trained.input_size, trained.hidden_size, num_layers=trained.num_layers)
+        self.lstm.load_state_dict(trained.state_dict())
+        with torch.no_grad():
+            weight = self.lstm.weight_ih_l0
+            weight.div_(model.feature_std.to(weight.dtype))
+            self.lstm.bias_ih_l0.sub_(weight @ model.feature_mean.to(weight.dtype))
+        self.classifier = copy.deepcopy(model.classifier)
+        self.eval()
 
     def forward(self, features: torch.Tensor, h: torch.Tensor, c: torch.Tensor):  # noqa: ANN201
-        logits, (h_out, c_out) = self.model(features, (h, c))
-        return torch.softmax(logits, dim=-1), h_out, c_out
+        width, hidden = self.lstm.input_size, self.lstm.hidden_size  # python ints: constant reshapes
+        outputs, (h_out, c_out) = self.lstm(features.reshape(-1, 1, width), (h, c))  # (frames, 1, hidden)
+        return torch.softmax(self.classifier(outputs.reshape(1, -1, hidden)), dim=-1), h_out, c_out
 
 
 def export_fp32(model: KeywordLSTM, path: Path) -> None:

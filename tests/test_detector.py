@@ -139,7 +139,7 @@ def test_memory_is_bounded() -> None:
     scores = scores_with([("up", 10, 20, 0.9)], 50)
     for _ in range(200):
         det.update(scores)
-    assert det._history.shape == (4, len(LABELS))
+    assert det._window.shape == (4 + 50, len(LABELS))  # held frames + the largest batch
     assert len(det._open_start) <= len(LABELS) and det.frames_seen == 200 * 50
 
 

@@ -15,7 +15,7 @@ import pytest
 from audio_lstm.augment import NoiseBank, db_to_gain, rms
 from audio_lstm.data import split_for_group
 from audio_lstm.det import ClassOutcome, ReportClock, TrueEvent, choose_threshold, measure, replay, sweep
-from audio_lstm.device.classify import make_detector
+from audio_lstm.device.options import make_detector
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.evaluate import glass_figures, main

@@ -1,0 +1,61 @@
+"""Options and detector set-up shared by `classify` and `listen`.
+
+Kept apart from `classify` so that the daemon's imports stay small (no soundfile, no tqdm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from audio_lstm.device.detector import Detector
+from audio_lstm.device.runtime import StreamingClassifier
+from audio_lstm.labels import SILENCE, UNKNOWN
+
+NON_EVENT_LABELS = (UNKNOWN, SILENCE)  # labels that are scored but never reported as events
+
+
+def threshold_arg(text: str) -> tuple[str, float]:
+    """argparse type for ``LABEL=VALUE`` (VALUE a number in [0, 1])."""
+    label, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not sep or not label or not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected LABEL=VALUE with VALUE in [0, 1], got {text!r}")
+    return label, number
+
+
+def resolve_thresholds(labels: tuple[str, ...], defaults: dict[str, float],
+                       overrides: list[tuple[str, float]]) -> dict[str, float]:
+    """The model's thresholds with --threshold overrides; ValueError names a bad label."""
+    thresholds = dict(defaults)
+    for label, value in overrides:
+        if label not in labels:
+            raise ValueError(f"--threshold names unknown label {label!r}; the model's labels are: {', '.join(labels)}")
+        if label in NON_EVENT_LABELS:
+            raise ValueError(f"--threshold: label {label!r} is never reported as an event")
+        thresholds[label] = value
+    return thresholds
+
+
+def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float]) -> Detector:
+    """The detector for a model: every label except unknown/silence may fire, at its threshold."""
+    return Detector(
+        classifier.labels,
+        thresholds,
+        classifier.frame_seconds,
+        event_labels=[label for label in classifier.labels if label not in NON_EVENT_LABELS],
+    )
+
+
+def positive_int(text: str) -> int:
+    """argparse type for an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
