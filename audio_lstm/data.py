@@ -38,6 +38,7 @@ class Clip:
     label: str  # one of LABELS
     group: str  # speaker id or source recording id; splits are by group
     split: str  # "train" | "validation" | "test"
+    generated: bool = False  # synthetic audio (a generated set), not a recording
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:

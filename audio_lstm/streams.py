@@ -59,6 +59,9 @@ class StreamConfig:
     # same group (speaker, voice, recording): 0 draws clips uniformly, so one prolific speaker
     # (130 "stop"s) outweighs 100 speakers with two each; 1 draws every group equally often
     group_balance: float = 0.5
+    # fraction of each label's draws taken from generated clips (TTS) when the label has both kinds;
+    # None: generated clips weigh like recorded ones (then hundreds of voices can outweigh real speech)
+    generated_share: float | None = None
     speed_range: tuple[float, float] = (0.85, 1.15)  # speed perturbation factor (tempo and pitch) per clip
     speed_probability: float = 0.8  # chance a placed clip is speed-perturbed
     reverb_probability: float = 0.5  # chance a placed clip is convolved with a room impulse response
@@ -76,6 +79,8 @@ class StreamConfig:
             raise ValueError("clean_probability + digital_silence_probability must not exceed 1")
         if self.lead_seconds < 0 or self.tail_seconds < 0:
             raise ValueError("lead_seconds and tail_seconds must be >= 0")
+        if self.generated_share is not None and not 0.0 <= self.generated_share <= 1.0:
+            raise ValueError(f"generated_share must be in [0, 1], got {self.generated_share}")
         if self.reverb_probability > 0 and self.rir_bank_size < 1:
             raise ValueError(f"reverb_probability {self.reverb_probability} needs rir_bank_size >= 1")
 
@@ -197,12 +202,19 @@ class StreamSampler:
         return max(1, int(round(len(self.clips) / mean))) if mean > 0 else len(self.clips)
 
     def _group_balanced(self, clip_ids: np.ndarray) -> np.ndarray | None:
-        """Draw probabilities over one label's clips (see StreamConfig.group_balance); None: uniform."""
-        if self.cfg.group_balance == 0:
+        """Draw probabilities over one label's clips (see StreamConfig.group_balance and
+        generated_share); None: uniform."""
+        share = self.cfg.generated_share
+        generated = np.array([self.clips[int(i)].generated for i in clip_ids])
+        mixed = share is not None and 0 < generated.sum() < len(generated)
+        if self.cfg.group_balance == 0 and not mixed:
             return None
         groups = [self.clips[int(i)].group for i in clip_ids]
         sizes = Counter(groups)
         weights = np.array([sizes[group] ** -self.cfg.group_balance for group in groups], dtype=np.float64)
+        if mixed:
+            weights[generated] *= share / weights[generated].sum()
+            weights[~generated] *= (1.0 - share) / weights[~generated].sum()
         return weights / weights.sum()
 
     def choose_clip(self, rng: np.random.Generator) -> int:

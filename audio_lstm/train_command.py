@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=train.seed)
     parser.add_argument("--spec-augment", type=float, default=train.spec_augment.probability, metavar="P",
                         help="chance a training stream's log-mel spectrogram is masked (0: off)")
+    parser.add_argument("--generated-share", type=float, default=None, metavar="F",
+                        help="fraction of each label's draws from generated (TTS) clips (default: weighed like recordings)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         TrainConfig(), epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         steps_per_epoch=args.steps_per_epoch, num_workers=args.workers, seed=args.seed,
         spec_augment=dataclasses.replace(TrainConfig().spec_augment, probability=args.spec_augment),
+        stream=dataclasses.replace(TrainConfig().stream, generated_share=args.generated_share),
     )
     extra = {"data": [str(path.resolve()) for path in args.data], "layout": args.layout}
     metrics = train(corpus, args.out, model, mfcc, cfg, device=args.device,

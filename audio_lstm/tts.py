@@ -251,7 +251,7 @@ def read_generated(root: Path | str) -> Corpus:
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         label = folder.name if folder.name in (*KEYWORDS, GLASS) else UNKNOWN  # glass_break: audio_lstm.glass_synth
         for path in audio_files(folder):
-            corpus.clips.append(Clip(path, label, path.stem.split("_nohash_", 1)[0], "train"))
+            corpus.clips.append(Clip(path, label, path.stem.split("_nohash_", 1)[0], "train", generated=True))
     return corpus
 
 

@@ -223,6 +223,22 @@ def test_group_balance_limits_a_prolific_speaker(tmp_path: Path, balance: float,
     assert {index for index in draws if index >= 20} == set(range(20, 25))  # every small speaker is drawn
 
 
+@pytest.mark.parametrize("share", [None, 0.3])
+def test_generated_share_caps_synthetic_draws(tmp_path: Path, share: float | None) -> None:
+    path = tone_clip(tmp_path / "t.wav")
+    voices = [Clip(path, "yes", f"voice{k}", "train", generated=True) for k in range(40)]
+    speakers = [clip(path, "yes", f"speaker{k}") for k in range(10)] + [clip(path, "no", "s")]
+    sampler = StreamSampler(voices + speakers, NoiseBank(), LABELS, MFCC, replace(ZERO, generated_share=share), seed=0)
+    rng = np.random.default_rng(0)
+    draws = [sampler.choose_clip(rng) for _ in range(6000)]
+    yes_draws = [index for index in draws if index < 50]
+    generated = sum(index < 40 for index in yes_draws) / len(yes_draws)
+    assert generated == pytest.approx(40 / 50 if share is None else share, abs=0.03)
+    assert {index for index in draws if index == 50}  # a label without generated clips is still drawn
+    with pytest.raises(ValueError, match="generated_share"):
+        replace(ZERO, generated_share=1.5)
+
+
 def test_reverb_changes_the_audio_but_not_the_onset_or_the_targets(tmp_path: Path) -> None:
     path = tone_clip(tmp_path / "t.wav")
     sampler = StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), LABELS, MFCC, replace(ZERO, reverb_probability=1.0), seed=0)
