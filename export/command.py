@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-version", default=None, help="version string stored in the file (default: a timestamp)")
     parser.add_argument("--reduce-range", action="store_true",
                         help="7-bit int8 weights, for x86 CPUs without VNNI (not needed on ARM)")
+    parser.add_argument("--per-tensor", action="store_true",
+                        help="one int8 scale per weight tensor instead of per output channel (about 3 us per call "
+                             "faster on x86, lower int8/fp32 agreement)")
     parser.add_argument("--bundle", action="store_true", help=f"also install the int8 file as the package's {BUNDLED_NAME}")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     parser.add_argument("--skip-parity", action="store_true", help="do not run the parity checks")
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     thresholds = extra.get("thresholds")
     fp32_path, int8_path = export_checkpoint(
         model, mfcc_cfg, out, args.name, thresholds=thresholds, model_version=args.model_version,
-        reduce_range=args.reduce_range,
+        reduce_range=args.reduce_range, per_channel=not args.per_tensor,
         extra_metadata={"parameters": str(sum(p.numel() for p in model.parameters()))},
     )
     for path in (fp32_path, int8_path):
