@@ -42,6 +42,9 @@ def single_thread_env() -> None:
         os.environ.setdefault(name, "1")
 
 
+RSS_DEMO_PASSES = 3  # streams of the demo recording before the daemon-like peak RSS is read
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, MB (ru_maxrss is KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -245,18 +248,23 @@ def worker_args(argv: list[str] | None, choices) -> argparse.Namespace:  # noqa:
 
 def run_worker(pipe_factory, args: argparse.Namespace) -> int:  # noqa: ANN001
     """Build the pipeline, measure it, print the JSON result (or the error) on stdout."""
-    data = np.load(args.data)
-    signal, demo = data["signal"], data["demo"]
+    data = np.load(args.data)  # an npz reads each array when it is first asked for
+    demo = data["demo"]
     try:
         pipe = pipe_factory()
     except Exception as error:  # noqa: BLE001 - reported in the table
         print(json.dumps({"error": f"{type(error).__name__}: {error}"}))
         return 0
+    for _ in range(RSS_DEMO_PASSES):  # daemon-like: the model streaming a short recording, nothing else held
+        detection_times(pipe, demo)
+    daemon_rss = peak_rss_mb()
+    signal = data["signal"]
     result = measure(pipe, signal, demo, [int(c) for c in args.chunks.split(",")], args.repeats)
     extra = getattr(pipe, "extra", None)
     if extra is not None:
         result.update(extra(signal))
-    result["peak_rss_mb"] = peak_rss_mb()
+    result["peak_rss_mb"] = daemon_rss
+    result["peak_rss_harness_mb"] = peak_rss_mb()  # with the benchmark's signal and timing arrays
     print(json.dumps(result))
     return 0
 

@@ -191,8 +191,8 @@ def pcm_to_float(chunk: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
 class StreamingMfcc:
     """MFCC one hop at a time: feed chunks of any length, get the frames they complete.
 
-    Holds at most ``n_fft - 1`` samples between calls (the frame overlap plus any remainder),
-    so the output over a stream equals `mfcc` over the concatenated stream, whatever the chunking.
+    Holds at most ``n_fft - 1`` samples between calls (the frame overlap plus any remainder; more
+    while `process` is asked to wait for `min_frames`), so the output over a stream equals `mfcc` over the concatenated stream, whatever the chunking.
     The samples live in one reused buffer: the held samples at its start, each new chunk written
     after them; it grows to fit the largest chunk seen.
     """
@@ -212,8 +212,13 @@ class StreamingMfcc:
         """Samples held back for the next frame."""
         return self._held
 
-    def process(self, chunk: np.ndarray) -> np.ndarray:
-        """Append a chunk (int16 or float, mono) and return the new frames (T, n_mfcc)."""
+    def process(self, chunk: np.ndarray, min_frames: int = 1) -> np.ndarray:
+        """Append a chunk (int16 or float, mono) and return the new frames (T, n_mfcc).
+
+        With `min_frames` > 1, nothing is computed (and (0, n_mfcc) returned) until at least that
+        many frames are complete; the samples wait in the buffer. Each frame's values do not
+        depend on how frames are batched, so this only saves calls.
+        """
         chunk = np.asarray(chunk)
         cfg, held = self.cfg, self._held
         end = held + chunk.size  # pcm_to_float refuses anything but a mono chunk before writing
@@ -224,6 +229,9 @@ class StreamingMfcc:
         audio = self._buffer[:end]
         pcm_to_float(chunk, out=audio[held:])
         count = num_frames(end, cfg)
+        if count < min_frames:
+            self._held = end
+            return np.zeros((0, cfg.n_mfcc), dtype=np.float32)
         if count == 0:
             features = np.zeros((0, cfg.n_mfcc), dtype=np.float32)
         else:

@@ -148,11 +148,20 @@ def test_bundled_model_missing_gives_clear_error(monkeypatch: pytest.MonkeyPatch
 
 def test_int8_frame_groups_buffer_and_flush(tiny_model) -> None:
     classifier = StreamingClassifier(tiny_model.int8)
-    assert classifier.frames_per_call == 8
-    audio = test_signal(0.3, seed=5)  # 0.3 s -> 27 frames: three groups of 8, 3 left pending
+    assert classifier.frames_per_call == 16
+    audio = test_signal(0.3, seed=5)  # 0.3 s -> 27 frames: one group of 16, 11 left pending
     scored = classifier.process(audio)
-    assert len(scored) == 24 and classifier.pending_frames == 3 and classifier.frames_processed == 24
-    assert len(classifier.flush()) == 3 and classifier.pending_frames == 0 and classifier.frames_processed == 27
+    assert len(scored) == 16 and classifier.pending_frames == 11 and classifier.frames_processed == 16
+    assert classifier._frontend.buffered_samples < classifier.info.frontend.n_fft  # the 11 wait as features
+    rest = classifier.flush()
+    assert len(rest) == 11 and classifier.pending_frames == 0 and classifier.frames_processed == 27
+    # less than a group: the samples wait and the front end does not run until a group is due
+    waiting = StreamingClassifier(tiny_model.int8)
+    assert len(waiting.process(audio[:1600])) == 0  # 0.1 s -> 7 frames
+    assert waiting._frontend.buffered_samples == 1600 and waiting.pending_frames == 7
+    first = waiting.process(audio[1600:])
+    assert len(first) == 16 and waiting.pending_frames == 11
+    np.testing.assert_array_equal(np.concatenate([first, waiting.flush()]), np.concatenate([scored, rest]))
     per_frame = StreamingClassifier(tiny_model.int8, frames_per_call=1).predict_clip(audio)
     grouped = classifier.predict_clip(audio)
     assert per_frame.shape == grouped.shape == (27, 13)
