@@ -23,7 +23,7 @@ import numpy as np
 
 from audio_lstm.data import Corpus
 from audio_lstm.device.runtime import StreamingClassifier
-from audio_lstm.labels import GLASS, SILENCE
+from audio_lstm.labels import GLASS, LABELS, SILENCE
 from audio_lstm.sources import LAYOUTS
 from audio_lstm.det import ClassOutcome, plot_det
 from audio_lstm.streaming_eval import StreamingEvalConfig, StreamingResult, background_paths, evaluate_streaming
@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--seed", type=int, default=defaults.seed, help=f"stream seed (default {defaults.seed})")
     stream.add_argument("--target-fa-per-hour", type=non_negative_float, default=defaults.target_fa_per_hour,
                         help=f"false accepts per hour the chosen thresholds allow (default {defaults.target_fa_per_hour:g})")
-    stream.add_argument("--write-thresholds", action="store_true",
-                        help="write the chosen thresholds into MODEL's metadata (in place; other keys kept)")
+    stream.add_argument("--write-thresholds", nargs="?", const="all", default=None, metavar="LABELS",
+                        help="write the chosen thresholds into MODEL's metadata (in place; other keys kept); "
+                             "optionally only those of LABELS, comma-separated (e.g. glass_break)")
     return parser
 
 
@@ -195,8 +196,10 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
     chosen = ", ".join(f"{label}={value:.2f}" for label, value in result.thresholds.items())
     print(f"chosen thresholds: {chosen}")
     if args.write_thresholds:
-        write_thresholds(args.model, result.thresholds)
-        print(f"thresholds written to {args.model}")
+        wanted = result.thresholds if args.write_thresholds == "all" else {
+            label: value for label, value in result.thresholds.items() if label in args.write_thresholds.split(",")}
+        write_thresholds(args.model, wanted)
+        print(f"thresholds written to {args.model}: {', '.join(f'{k}={v:.2f}' for k, v in wanted.items())}")
     else:
         print(f"thresholds not written (pass --write-thresholds to store them in {args.model})")
     if args.out:
@@ -223,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.write_thresholds and not args.streaming:
         print(f"{PROG}: --write-thresholds needs --streaming", file=sys.stderr)
+        return 2
+    unknown = sorted(set((args.write_thresholds or "all").split(",")) - {"all", *LABELS})
+    if unknown:
+        print(f"{PROG}: --write-thresholds names unknown labels {unknown}; labels are: {', '.join(LABELS)}", file=sys.stderr)
         return 2
     try:
         if not args.model.is_file():

@@ -249,6 +249,15 @@ def test_streaming_command_reports_and_writes_thresholds_only_when_asked(tiny_mo
     old, new = metadata(tiny_model.int8), metadata(model)
     assert {k: v for k, v in new.items() if k != "thresholds"} == {k: v for k, v in old.items() if k != "thresholds"}
     assert list(new) == list(old)
+    # only the named labels' thresholds: the others keep what the file held
+    before = StreamingClassifier(model).info.thresholds
+    code, text, _ = run(capsys, model, tiny_data, "--streaming", "--hours", "0.02", "--seed", "6",
+                        "--write-thresholds", "yes")
+    after = StreamingClassifier(model).info.thresholds
+    assert code == 0 and f"thresholds written to {model}: yes=" in text
+    assert {k: v for k, v in after.items() if k != "yes"} == {k: v for k, v in before.items() if k != "yes"}
+    code, _, err = run(capsys, model, tiny_data, "--streaming", "--write-thresholds", "yes,maybe")
+    assert code == 2 and "--write-thresholds names unknown labels ['maybe']" in err[-1]
 
 
 def test_clip_mode_prints_and_stores_the_glass_figures(tiny_model, tiny_data, tmp_path, capsys) -> None:  # noqa: ANN001
