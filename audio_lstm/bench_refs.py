@@ -46,7 +46,18 @@ RSS_DEMO_PASSES = 3  # streams of the demo recording before the daemon-like peak
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MB (ru_maxrss is KiB on Linux)."""
+    """Peak resident set size of this process so far, MB.
+
+    Linux's VmHWM belongs to the process image, so it starts afresh at exec; `ru_maxrss` does not
+    (a child keeps its parent's peak from before the exec), so it is only the fallback.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
