@@ -49,6 +49,8 @@ test: $(VENV)/.installed
 model: $(VENV)/.installed
 	$(VENV)/bin/audio-lstm train $(DATA) --out $(RUN) --force --no-progress
 	$(VENV)/bin/audio-lstm export $(RUN)/best.pt --force --bundle --model-version $$(date +%Y.%m.%d)
+	$(VENV)/bin/audio-lstm evaluate audio_lstm/models/default.int8.onnx $(DATA) --streaming --hours 3 \
+		--write-thresholds glass_break --out $(RUN)/streaming
 	$(VENV)/bin/audio-lstm evaluate audio_lstm/models/default.int8.onnx $(DATA) --out $(RUN)/int8-eval
 
 # Whole-path speed of our models and the reference models side by side (see README: Speed).
