@@ -43,7 +43,7 @@ WORKER_TIMEOUT_S = 1800
 class OursPipeline:
     """Our daemon path: StreamingClassifier(threads=1) -> the Detector `listen` builds."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, frames_per_call: int | None = None) -> None:
         import audio_lstm.device.listen  # noqa: F401 - the daemon's own import set, for a fair RSS
 
         try:
@@ -53,10 +53,11 @@ class OursPipeline:
         from audio_lstm.device.options import make_detector
         from audio_lstm.device.runtime import StreamingClassifier
 
-        self.classifier = StreamingClassifier(path, threads=1)
+        self.classifier = StreamingClassifier(path, threads=1, frames_per_call=frames_per_call)
         self.detector = make_detector(self.classifier, self.classifier.info.thresholds)
         self.files = [self.classifier.path]
-        self.name = f"ours {self.classifier.info.precision} ({self.classifier.path.name})"
+        group = "" if frames_per_call is None else f", groups of {frames_per_call}"
+        self.name = f"ours {self.classifier.info.precision} ({self.classifier.path.name}{group})"
         self.labels = tuple(label for label in self.classifier.labels if label in self.detector.thresholds)
 
     def reset(self) -> None:
@@ -207,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, action="append", default=[], help="our ONNX model (repeatable; "
                         "default: the bundled int8 model)")
     parser.add_argument("--fp32", type=Path, help="an fp32 export to measure beside the int8 model(s)")
+    parser.add_argument("--frames-per-call", type=int, action="append", default=[], metavar="N",
+                        help="also measure the int8 model(s) with this frame group (repeatable; default group: "
+                             "the runtime's)")
     parser.add_argument("--seconds", type=float, default=60.0, help="audio per chunk size and pass (default 60)")
     parser.add_argument("--repeats", type=int, default=5, help="passes per chunk size; cost is their median")
     parser.add_argument("--chunks", default=",".join(map(str, CHUNKS_MS)), help="chunk sizes in ms")
@@ -224,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--worker" in argv:  # a measurement subprocess
         single_thread_env()
         args = worker_args(argv, ["ours"])
-        return run_worker(lambda: OursPipeline(args.model), args)
+        return run_worker(lambda: OursPipeline(args.model, args.frames_per_call), args)
     args = build_parser().parse_args(argv)
     if args.quick:
         args.seconds, args.repeats = 3.0, 1
@@ -240,8 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         data = Path(tmp) / "signal.npz"
         np.savez(data, signal=signal, demo=demo)
         common = ["--data", str(data), "--chunks", ",".join(map(str, chunks)), "--repeats", str(args.repeats)]
+        variants = [(m, None) for m in models] + [(m, g) for g in args.frames_per_call for m in models
+                                                  if args.fp32 is None or m != args.fp32]
         jobs = [([sys.executable, "-m", "audio_lstm.bench", "--worker", "ours", *common]
-                 + ([] if m is None else ["--model", str(m)]), f"ours ({m or 'bundled'})") for m in models]
+                 + ([] if m is None else ["--model", str(m)]) + ([] if g is None else ["--frames-per-call", str(g)]),
+                 f"ours ({m or 'bundled'}{'' if g is None else f', groups of {g}'})") for m, g in variants]
         if args.no_refs:
             note = "reference models skipped (--no-refs)"
         elif not args.ref_python.exists():

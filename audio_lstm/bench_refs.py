@@ -253,6 +253,7 @@ def worker_args(argv: list[str] | None, choices) -> argparse.Namespace:  # noqa:
     parser.add_argument("--chunks", default=",".join(map(str, CHUNKS_MS)))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model", type=Path, help="our model file (--worker ours)")
+    parser.add_argument("--frames-per-call", type=int, default=None, help="our int8 frame group (--worker ours)")
     parser.add_argument("--anchors", type=Path, default=ANCHORS, help="micro_speech model folder")
     return parser.parse_args(argv)
 

@@ -12,7 +12,7 @@ from audio_lstm.bench_refs import CHUNKS_MS, HEADLINE_MS
 def test_quick_bench_prints_table_and_writes_json(tiny_model, tmp_path, capsys) -> None:  # noqa: ANN001
     report_path = tmp_path / "bench.json"
     code = bench.main(["--quick", "--no-refs", "--model", str(tiny_model.int8), "--fp32", str(tiny_model.fp32),
-                       "--json", str(report_path)])
+                       "--frames-per-call", "4", "--json", str(report_path)])
     out = capsys.readouterr().out
     assert code == 0
 
@@ -37,7 +37,9 @@ def test_quick_bench_prints_table_and_writes_json(tiny_model, tmp_path, capsys) 
     assert set(report["word_ends_s"]) == {"stop", "yes"}
     assert 2.0 < report["word_ends_s"]["stop"] < 3.0 and 8.0 < report["word_ends_s"]["yes"] < 9.0
     results = {r["name"]: r for r in report["results"]}
-    assert set(results) == {f"ours int8 ({tiny_model.int8.name})", f"ours fp32 ({tiny_model.fp32.name})"}
+    variant = f"ours int8 ({tiny_model.int8.name}, groups of 4)"  # the int8 model again, fp32 not
+    assert set(results) == {f"ours int8 ({tiny_model.int8.name})", f"ours fp32 ({tiny_model.fp32.name})", variant}
+    assert any(line.startswith(variant) for line in lines)
     for result in results.values():
         assert result["file_bytes"] == tiny_model.int8.stat().st_size or result["file_bytes"] == tiny_model.fp32.stat().st_size
         assert set(result["cost_ms_per_s"]) == set(result["wall_ms_per_s"]) == {str(c) for c in CHUNKS_MS}
