@@ -41,7 +41,7 @@ MINUTES = float(os.environ.get("AUDIO_LSTM_LONG_STREAM_MINUTES", "45"))
 SCORE_MARGIN = 0.1
 # Measured on this background (seed 1234): with model r3, per-chunk max |c| had a median of ~19 on
 # noise alone, ~75 with tones (45 min) or ~105 (180 min); model r4 parks a few saturated units near
-# |c| ~ 210 from the first minute on (max 267 in 45 min), a plateau that never moves. 1000 is far
+# |c| ~ 210 from the first minute on (max 267 in 45 min), r7 near 120 (max 171), plateaus that never move. 1000 is far
 # above both and far below what one cell that integrates without forgetting would reach (|c| can
 # grow by up to 1 per frame: ~270,000 in 45 minutes); GROWTH_RATIO below catches slow drift.
 C_BOUND = 1000.0
