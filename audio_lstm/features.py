@@ -198,6 +198,8 @@ class StreamingMfcc:
         frontend_matrices(cfg)  # validate early
         self._buffer = np.zeros(cfg.n_fft - 1 + 16 * cfg.hop_length, dtype=np.float32)
         self._held = 0  # samples at the start of _buffer waiting for the next frame
+        self._no_frames = np.zeros((0, cfg.n_mfcc), dtype=np.float32)
+        self._no_frames.setflags(write=False)
 
     def reset(self) -> None:
         """Forget buffered samples."""
@@ -225,13 +227,10 @@ class StreamingMfcc:
         audio = self._buffer[:end]
         pcm_to_float(chunk, out=audio[held:])
         count = num_frames(end, cfg)
-        if count < min_frames:
+        if count < max(min_frames, 1):
             self._held = end
-            return np.zeros((0, cfg.n_mfcc), dtype=np.float32)
-        if count == 0:
-            features = np.zeros((0, cfg.n_mfcc), dtype=np.float32)
-        else:
-            features = mfcc_from_frames(_frames(audio, count, cfg), cfg)
+            return self._no_frames
+        features = mfcc_from_frames(_frames(audio, count, cfg), cfg)
         used = count * cfg.hop_length
         self._held = end - used
         audio[: self._held] = audio[used:]  # keep the remainder at the start (overlap-safe copy)

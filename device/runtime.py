@@ -178,8 +178,9 @@ class StreamingClassifier:
         held, waiting = self._held, self._group_features[0]
         features = self._frontend.process(chunk, min_frames=group - held)  # nothing until a group is due
         if held + len(features) < group:
-            waiting[held : held + len(features)] = features
-            self._held = held + len(features)
+            if len(features):
+                waiting[held : held + len(features)] = features
+                self._held = held + len(features)
             return self._empty
         waiting[held:] = features[: group - held]
         scores = [self._run_group()]
