@@ -10,7 +10,7 @@ scores independent of chunking, non-fp32 models run in fixed groups of `frames_p
 counted from the last `reset()` (default 16 = 160 ms): audio waits until a group is complete,
 then the front end and the model each run once for it. That adds at most 150 ms of latency
 (70 ms more than groups of 8) and, at the daemon's 80 ms chunks, cut the whole path's cost from
-1.40 to 1.00 ms per second of audio. `flush()` runs a final partial group at the end of a stream.
+1.42 to 0.97 ms per second of audio. `flush()` runs a final partial group at the end of a stream.
 fp32 models run all the frames of a chunk in one call (their results do not depend on grouping).
 
 Full groups run through onnxruntime I/O bindings made once: fixed input, score and state buffers,
