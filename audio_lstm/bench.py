@@ -85,8 +85,8 @@ class OursPipeline:
                     spent[stage] += clock() - start
             return wrapper
 
-        frontend, run, run_group = clf._frontend.process, clf._run, clf._run_group
-        clf._frontend.process, clf._run, clf._run_group = timed("frontend", frontend), timed("model", run), timed("model", run_group)
+        clf._frontend.process = timed("frontend", clf._frontend.process)
+        clf._run, clf._run_group = timed("model", clf._run), timed("model", clf._run_group)
         update = timed("detector", det.update)
         try:
             self.reset()

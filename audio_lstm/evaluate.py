@@ -196,8 +196,8 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
     chosen = ", ".join(f"{label}={value:.2f}" for label, value in result.thresholds.items())
     print(f"chosen thresholds: {chosen}")
     if args.write_thresholds:
-        wanted = result.thresholds if args.write_thresholds == "all" else {
-            label: value for label, value in result.thresholds.items() if label in args.write_thresholds.split(",")}
+        named = set(args.write_thresholds.split(","))
+        wanted = {label: value for label, value in result.thresholds.items() if "all" in named or label in named}
         write_thresholds(args.model, wanted)
         print(f"thresholds written to {args.model}: {', '.join(f'{k}={v:.2f}' for k, v in wanted.items())}")
     else:

@@ -188,7 +188,8 @@ class StreamingMfcc:
     """MFCC one hop at a time: feed chunks of any length, get the frames they complete.
 
     Holds at most ``n_fft - 1`` samples between calls (the frame overlap plus any remainder; more
-    while `process` is asked to wait for `min_frames`), so the output over a stream equals `mfcc` over the concatenated stream, whatever the chunking.
+    while `process` is asked to wait for `min_frames`), so the output over a stream equals `mfcc`
+    over the concatenated stream, whatever the chunking.
     The samples live in one reused buffer: the held samples at its start, each new chunk written
     after them; it grows to fit the largest chunk seen.
     """

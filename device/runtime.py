@@ -176,11 +176,9 @@ class StreamingClassifier:
             features = self._frontend.process(chunk)
             return self._run(features) if len(features) else self._empty
         held, waiting = self._held, self._group_features[0]
-        features = self._frontend.process(chunk, min_frames=group - held)  # nothing until a group is due
-        if held + len(features) < group:
-            if len(features):
-                waiting[held : held + len(features)] = features
-                self._held = held + len(features)
+        # The front end returns nothing until the group is due, then at least group - held frames.
+        features = self._frontend.process(chunk, min_frames=group - held)
+        if not len(features):
             return self._empty
         waiting[held:] = features[: group - held]
         scores = [self._run_group()]
