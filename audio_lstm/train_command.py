@@ -10,6 +10,18 @@ from pathlib import Path
 from audio_lstm.sources import LAYOUTS
 
 
+def label_weight(text: str) -> tuple[str, float]:
+    """argparse type: 'LABEL=W' with W a finite number > 0."""
+    label, sep, value = text.partition("=")
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = float("nan")
+    if not sep or not label or not weight > 0 or weight == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected LABEL=WEIGHT with WEIGHT > 0, got {text!r}")
+    return label, weight
+
+
 def build_parser() -> argparse.ArgumentParser:
     from audio_lstm.model import ModelConfig
     from audio_lstm.train import TrainConfig
@@ -32,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="chance a training stream's log-mel spectrogram is masked (0: off)")
     parser.add_argument("--generated-share", type=float, default=None, metavar="F",
                         help="fraction of each label's draws from generated (TTS) clips (default: weighed like recordings)")
+    parser.add_argument("--label-weight", action="append", type=label_weight, default=None, metavar="LABEL=W",
+                        help="relative draw weight of a label's clips (repeatable; others 1; default: "
+                             + ", ".join(f"{label}={weight:g}" for label, weight in train.stream.label_weights) + ")")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -56,11 +71,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     mfcc = MfccConfig()
     model = ModelConfig(n_features=mfcc.n_mfcc, hidden_size=args.hidden, num_layers=args.layers)
+    stray = sorted({label for label, _ in args.label_weight or ()} - set(model.labels))
+    if stray:
+        print(f"audio-lstm train: --label-weight names {', '.join(stray)}, not a model label "
+              f"({', '.join(model.labels)})", file=sys.stderr)
+        return 2
+    weights = TrainConfig().stream.label_weights if args.label_weight is None else tuple(args.label_weight)
     cfg = dataclasses.replace(
         TrainConfig(), epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         steps_per_epoch=args.steps_per_epoch, num_workers=args.workers, seed=args.seed,
         spec_augment=dataclasses.replace(TrainConfig().spec_augment, probability=args.spec_augment),
-        stream=dataclasses.replace(TrainConfig().stream, generated_share=args.generated_share),
+        stream=dataclasses.replace(TrainConfig().stream, generated_share=args.generated_share,
+                                   label_weights=weights),
     )
     extra = {"data": [str(path.resolve()) for path in args.data], "layout": args.layout}
     metrics = train(corpus, args.out, model, mfcc, cfg, device=args.device,

@@ -41,12 +41,14 @@ def test_train_export_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str
     data, run = tmp_path / "data", tmp_path / "run"
     write_corpus(data)
     code = train_main([str(data), "--out", str(run), "--epochs", "6", "--steps-per-epoch", "12", "--batch-size", "16",
-                       "--hidden", "32", "--layers", "1", "--workers", "0", "--no-progress", "--lr", "0.01"])
+                       "--hidden", "32", "--layers", "1", "--workers", "0", "--no-progress", "--lr", "0.01",
+                       "--label-weight", "glass_break=2.5"])
     assert code == 0
     for name in ("best.pt", "metrics.json", "curves.png", "confusion.png"):
         assert (run / name).stat().st_size > 0, name
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["history"]) == 6
+    assert metrics["train_config"]["stream"]["label_weights"] == [["glass_break", 2.5]]
     assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
     assert metrics["best"]["val_accuracy"] >= 0.75  # tones are easy; chance is 1/13
 
@@ -65,3 +67,15 @@ def test_train_export_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert (run / "eval" / "confusion.png").exists()
     assert evaluate_main([str(run / "best.pt"), str(data)]) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_label_weight_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    write_corpus(data, speakers=2)
+    assert train_main([str(data), "--out", str(tmp_path / "run"), "--label-weight", "stopp=2"]) == 2
+    assert "--label-weight names stopp, not a model label" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    for bad in ("stop", "stop=0", "stop=-1", "stop=x", "=2", "stop=inf"):
+        with pytest.raises(SystemExit):
+            train_main([str(data), "--label-weight", bad])
+        assert "expected LABEL=WEIGHT" in capsys.readouterr().err
