@@ -1,4 +1,4 @@
-"""Corpus readers: Speech Commands, ESC-50, plain label folders and the team's shared data folder.
+"""Corpus readers: Speech Commands, plain label folders and the team's shared data folder (ESC-50: esc50.py).
 
 Readers only list files (no audio is decoded). Every clip carries a group (speaker or source
 recording) and its split is decided per group, never per clip, so no speaker or recording
@@ -7,10 +7,8 @@ appears in two splits.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +23,6 @@ SHARED_SALT = "audio-lstm/shared:"
 BACKGROUND_FOLDER = "_background_noise_"
 NOISE_FOLDERS = frozenset({BACKGROUND_FOLDER, "noise", "background"})
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # the constant of the Speech Commands `which_set` hash
-ESC50_COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
 # Single-speaker files whose name is not one spoken word (audio_numbers holds several numbers).
 _MULTI_WORD_NAMES = frozenset({"numbers"})
 
@@ -130,7 +127,7 @@ def _subfolders(root: Path) -> list[Path]:
         return sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))
 
 
-def _check_root(root: Path | str) -> Path:
+def check_root(root: Path | str) -> Path:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"data folder not found: {root}")
@@ -151,7 +148,7 @@ def read_speech_commands(root: Path | str, validation_percent: float = 10, testi
     listed files and unlisted word clips are train; otherwise (and for unlisted `_silence_`
     clips) the speaker hash decides.
     """
-    root = _check_root(root)
+    root = check_root(root)
     validation = _read_list(root / "validation_list.txt")
     testing = _read_list(root / "testing_list.txt")
     use_lists = (root / "validation_list.txt").is_file() or (root / "testing_list.txt").is_file()
@@ -177,43 +174,6 @@ def read_speech_commands(root: Path | str, validation_percent: float = 10, testi
     return corpus
 
 
-def read_esc50(root: Path | str, validation_folds: Iterable[int] = (5,)) -> Corpus:
-    """ESC-50: `meta/esc50.csv` + `audio/`. glass_breaking -> glass_break, all else -> _silence_.
-
-    group = src_file (the source recording); folds in `validation_folds` are validation, the
-    rest train.
-    """
-    root = _check_root(root)
-    meta = root / "meta" / "esc50.csv"
-    if not meta.is_file():
-        raise FileNotFoundError(f"{meta}: ESC-50 metadata file not found")
-    folds = {int(f) for f in validation_folds}
-    corpus = Corpus()
-    missing: list[str] = []
-    with meta.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        absent = [c for c in ("filename", "fold", "category", "src_file") if c not in (reader.fieldnames or [])]
-        if absent:
-            raise ValueError(f"{meta}: missing column(s) {', '.join(absent)}; expected {', '.join(ESC50_COLUMNS)}")
-        for line, row in enumerate(reader, start=2):
-            path = root / "audio" / row["filename"]
-            try:
-                fold = int(row["fold"])
-            except ValueError:
-                raise ValueError(f"{meta}, line {line}: fold {row['fold']!r} is not a number") from None
-            if not path.is_file():
-                missing.append(row["filename"])
-                continue
-            label = GLASS if row["category"] == "glass_breaking" else SILENCE
-            split = "validation" if fold in folds else "train"
-            corpus.clips.append(Clip(path, label, row["src_file"], split))
-    if missing:
-        raise FileNotFoundError(
-            f"{root / 'audio'}: {len(missing)} file(s) listed in {meta} are missing, e.g. {', '.join(missing[:3])}"
-        )
-    return corpus
-
-
 def read_label_folders(root: Path | str, validation_percent: float = 10, testing_percent: float = 10) -> Corpus:
     """A plain folder-per-label tree (files searched recursively inside each folder).
 
@@ -221,7 +181,7 @@ def read_label_folders(root: Path | str, validation_percent: float = 10, testing
     are noise files; other folder names are `_unknown_`. group = speaker before `_nohash_`
     if present, else the file stem; splits by group hash.
     """
-    root = _check_root(root)
+    root = check_root(root)
     corpus = Corpus()
     for folder in _subfolders(root):
         files = audio_files(folder)
@@ -257,7 +217,7 @@ def read_shared_data(root: Path | str, validation_percent: float = 15) -> Corpus
     files, so validation silence is never heard in training. Glass: training -> train,
     testing -> validation, non_event -> `_silence_` train.
     """
-    root = _check_root(root)
+    root = check_root(root)
     known = ("speech_commands", "unknown_words", "single_speaker", "noise", "glass_break")
     if not any((root / name).is_dir() for name in known):
         raise ValueError(f"{root}: not a shared data folder (none of {', '.join(known)} found)")

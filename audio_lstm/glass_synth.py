@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from audio_lstm.clip_audio import CLIP_SECONDS
 from audio_lstm.labels import GLASS
 from audio_lstm.rooms import RoomConfig, band_limit, random_impulse_response, reverberate, saturate
 from audio_lstm.tts import MARKER
 
 SAMPLE_RATE = 16000
-CLIP_SECONDS = 1.0
 CONTROL_STREAM = 0xC0DE  # second seed word of the noise-burst controls (clips use [seed, index])
 
 
@@ -215,8 +215,8 @@ def validate(data_root: Path | str, count: int = 200, seed: int = 0, ambience: i
     (`data_root/glass_break/...`), "ambience" (a seeded sample of `ambience` windows from
     `data_root/noise/ambience_1s`, the negatives) and "noise bursts", a control that is not glass.
     """
+    from audio_lstm.clip_audio import load_clip
     from audio_lstm.data import audio_files
-    from audio_lstm.streams import load_clip
 
     root = Path(data_root)
     length = int(CLIP_SECONDS * SAMPLE_RATE)

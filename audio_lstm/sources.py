@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audio_lstm.data import Corpus, read_esc50, read_label_folders, read_shared_data, read_speech_commands
+from audio_lstm.data import Corpus, read_label_folders, read_shared_data, read_speech_commands
+from audio_lstm.esc50 import read_esc50
 from audio_lstm.tts import MARKER as GENERATED_MARKER
 from audio_lstm.tts import read_generated
 

@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 
 from audio_lstm.augment import NoiseBank, db_to_gain, random_noise_segment, rms
+from audio_lstm.clip_audio import CLIP_SECONDS, load_clip
 from audio_lstm.data import Clip, Corpus
 from audio_lstm.det import ClassOutcome, ReportClock, TrueEvent, choose_threshold, measure, sweep
 from audio_lstm.device.options import NON_EVENT_LABELS, make_detector
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.labels import SILENCE
-from audio_lstm.streams import CLIP_SECONDS, load_clip
 
 PEAK_LIMIT = 0.99  # a scene louder than this is scaled down as a whole (SNRs are kept)
 

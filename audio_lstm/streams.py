@@ -15,25 +15,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from audio_lstm.audio_io import load_audio
-from audio_lstm.augment import NoiseBank, change_speed, db_to_gain, random_noise_segment, rms, word_activity
+from audio_lstm.augment import NoiseBank, change_speed, db_to_gain, random_noise_segment, rms
+from audio_lstm.clip_audio import CLIP_SECONDS, load_clips
 from audio_lstm.data import Clip
-from audio_lstm.decisions import CLIP_TAIL_SECONDS, pad_clip  # noqa: F401  (re-exported)
 from audio_lstm.features import MfccConfig, num_frames
 from audio_lstm.labels import SILENCE
 from audio_lstm.rooms import MicConfig, Microphone, RirBank, RoomConfig, apply_microphone, random_microphone, reverberate
 
 IGNORE_INDEX = -100  # target of frames left out of the loss
-CLIP_SECONDS = 1.0  # every clip is loaded as exactly this much audio
-
-# (audio padded/trimmed to one clip, word activity) per (path, sample rate, length); process-local.
-_CLIP_CACHE: dict[tuple[str, int, int], tuple[np.ndarray, tuple[int, int] | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -120,22 +113,6 @@ def frame_targets(
     return targets
 
 
-def load_clip(path: Path, sample_rate: int, length: int) -> tuple[np.ndarray, tuple[int, int] | None]:
-    """A clip as exactly `length` samples plus its word activity.
-
-    Shorter files are zero-padded at the end; longer ones keep the `length` samples centred on
-    their word activity (so a long recording's word is not cut off).
-    """
-    audio = load_audio(path, sample_rate)
-    if len(audio) > length:
-        span = word_activity(audio, sample_rate)
-        middle = len(audio) // 2 if span is None else (span[0] + span[1]) // 2
-        first = int(np.clip(middle - length // 2, 0, len(audio) - length))
-        audio = audio[first : first + length]
-    audio = np.ascontiguousarray(np.pad(audio, (0, length - len(audio))), dtype=np.float32)
-    return audio, word_activity(audio, sample_rate)
-
-
 class StreamSampler:
     """Generates (audio, frame targets) training streams from clips and a noise bank."""
 
@@ -169,14 +146,9 @@ class StreamSampler:
         self.lead = int(round(cfg.lead_seconds * rate))
         self.tail = int(round(cfg.tail_seconds * rate))
         self.max_clips = min(cfg.max_clips, self.length // self.clip_length)
-        cache = _CLIP_CACHE if audio_cache is None else audio_cache
-        keys = [(str(clip.path), rate, self.clip_length) for clip in self.clips]
-        todo = list(dict.fromkeys(key for key in keys if key not in cache))
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            for key, loaded in zip(todo, pool.map(lambda k: load_clip(Path(k[0]), rate, self.clip_length), todo)):
-                cache[key] = loaded
-        self.audio = [cache[key][0] for key in keys]
-        self.activity = [cache[key][1] for key in keys]
+        loaded = load_clips([clip.path for clip in self.clips], rate, self.clip_length, audio_cache)
+        self.audio = [audio for audio, _ in loaded]
+        self.activity = [activity for _, activity in loaded]
         self.active_rms = [0.0 if s is None else rms(a[s[0] : s[1]]) for a, s in zip(self.audio, self.activity)]
         by_label: dict[int, list[int]] = {}
         for i, clip in enumerate(self.clips):

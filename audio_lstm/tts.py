@@ -25,6 +25,7 @@ import numpy as np
 import soundfile
 
 from audio_lstm.audio_io import resample
+from audio_lstm.clip_audio import CLIP_SECONDS
 from audio_lstm.data import Clip, Corpus, audio_files
 from audio_lstm.labels import GLASS, KEYWORDS, UNKNOWN
 from audio_lstm.tts_words import (  # noqa: F401 (re-exported: the vocabulary used to live here)
@@ -34,7 +35,6 @@ from audio_lstm.voices import ENGINES, Engine, Prosody, engine_named, installed_
 
 MARKER = "GENERATED.json"
 SAMPLE_RATE = 16000
-CLIP_SECONDS = 1.0
 MAX_WORD_SECONDS = 0.95
 SHIFT_SEMITONES = 2.0  # engines without pitch control: resampling shift of up to this many semitones
 

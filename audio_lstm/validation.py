@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from audio_lstm.clip_audio import CLIP_SECONDS, load_clip
 from audio_lstm.data import Clip
 from audio_lstm.decisions import clip_label, pad_clip
-from audio_lstm.streams import CLIP_SECONDS, load_clip
 
 # Scores a batch of equal-length clips (batch, samples) -> per-frame probabilities (batch, frames, classes).
 BatchScorer = Callable[[np.ndarray], np.ndarray]

@@ -13,13 +13,13 @@ from audio_lstm.data import (
     SHARED_SALT,
     Clip,
     Corpus,
-    read_esc50,
     read_label_folders,
     read_shared_data,
     read_speech_commands,
     speaker_of,
     split_for_group,
 )
+from audio_lstm.esc50 import read_esc50
 from audio_lstm.labels import GLASS, LABELS, SILENCE, UNKNOWN
 
 

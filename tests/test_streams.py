@@ -12,11 +12,10 @@ import soundfile
 
 from audio_lstm.augment import NoiseBank, rms
 from audio_lstm.data import Clip
+from audio_lstm.decisions import CLIP_TAIL_SECONDS, pad_clip
 from audio_lstm.features import MfccConfig, num_frames
 from audio_lstm.labels import LABELS, SILENCE
 from audio_lstm.streams import (
-    CLIP_TAIL_SECONDS,
-    pad_clip,
     IGNORE_INDEX,
     Placement,
     StreamConfig,
