@@ -8,7 +8,8 @@ chosen thresholds, is what `classify` / `listen` would report on that audio.
 Matching, per label: a detection is a **hit** when it overlaps ``[word start, word end + tolerance]``
 of a not yet hit true event of its label (the earliest such event); every other detection is a
 **false accept** of its label (a second detection of one word included). A true event without a
-hit is a **false reject**.
+hit is a **false reject**. Each false accept is put down to what was playing: the label of a true
+event it overlaps (the one starting nearest it) or ``background`` when it overlaps none.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ import numpy as np
 
 from audio_lstm.device.detector import Detector, Event
 
+BACKGROUND_CAUSE = "background"  # a false accept that overlaps no true event of any label
 REPLAY_BLOCK_FRAMES = 1024  # frames per Detector.update call when replaying stored scores
 SECONDS_PER_HOUR = 3600.0
 
@@ -79,6 +82,7 @@ class ClassOutcome:
     false_accepts: int
     hours: float  # audio measured
     delays_s: tuple[float, ...] = ()  # per hit: return time minus word end
+    false_accept_causes: tuple[tuple[str, int], ...] = ()  # (what was playing, false accepts), most first
 
     @property
     def false_rejects(self) -> int:
@@ -109,6 +113,7 @@ class ClassOutcome:
             "fa_per_hour": self.fa_per_hour,
             "delay_median_s": None if median is None else round(median, 4),
             "delay_p90_s": None if p90 is None else round(p90, 4),
+            "false_accepts_during": dict(self.false_accept_causes),
         }
 
 
@@ -131,6 +136,18 @@ def score_detections(
 ) -> dict[str, ClassOutcome]:
     """Match detections to true events (see the module docstring), one outcome per label in `thresholds`."""
     outcomes: dict[str, ClassOutcome] = {}
+    everything = sorted(truth, key=lambda e: e.start_s)
+    all_starts = [event.start_s for event in everything]
+    all_reach = list(itertools.accumulate((event.end_s + tolerance_s for event in everything), max))
+
+    def cause(detection: Event) -> str:
+        overlapping = [everything[i] for i in range(bisect.bisect_left(all_reach, detection.start_s),
+                                                    bisect.bisect_right(all_starts, detection.end_s))
+                       if everything[i].end_s + tolerance_s >= detection.start_s]
+        if not overlapping:
+            return BACKGROUND_CAUSE
+        return min(overlapping, key=lambda e: abs(e.start_s - detection.start_s)).label
+
     for label, threshold in thresholds.items():
         wanted = sorted((e for e in truth if e.label == label), key=lambda e: e.start_s)
         starts = [event.start_s for event in wanted]
@@ -138,16 +155,17 @@ def score_detections(
         reach = list(itertools.accumulate((event.end_s + tolerance_s for event in wanted), max))
         hit = [False] * len(wanted)
         delays: list[float] = []
-        false_accepts = 0
+        causes: Counter[str] = Counter()
         for detection in sorted((d for d in detections if d.label == label), key=lambda d: (d.start_s, d.end_s)):
             candidates = range(bisect.bisect_left(reach, detection.start_s), bisect.bisect_right(starts, detection.end_s))
             match = next((i for i in candidates if not hit[i] and wanted[i].end_s + tolerance_s >= detection.start_s), None)
             if match is None:
-                false_accepts += 1
+                causes[cause(detection)] += 1
                 continue
             hit[match] = True
             delays.append(clock.emitted_s(detection) - wanted[match].end_s)
-        outcomes[label] = ClassOutcome(label, threshold, len(wanted), sum(hit), false_accepts, hours, tuple(delays))
+        outcomes[label] = ClassOutcome(label, threshold, len(wanted), sum(hit), sum(causes.values()), hours,
+                                       tuple(delays), tuple(causes.most_common()))
     return outcomes
 
 

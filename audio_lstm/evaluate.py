@@ -154,6 +154,13 @@ def format_streaming_table(result: StreamingResult) -> str:
     return "\n".join(lines)
 
 
+def format_false_accept_causes(outcomes: dict[str, ClassOutcome]) -> str:
+    """One line per label with false accepts: how many, and during what (a true event's label or background)."""
+    lines = [f"  {label} {o.false_accepts}: " + ", ".join(f"{cause} {n}" for cause, n in o.false_accept_causes)
+             for label, o in outcomes.items() if o.false_accepts]
+    return "\n".join(["false accepts at the model's thresholds, by what was playing:", *lines]) if lines else ""
+
+
 def write_thresholds(model: Path, thresholds: dict[str, float]) -> None:
     """Store `thresholds` in the model file's `thresholds` metadata (merged; every other key kept).
 
@@ -193,6 +200,9 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
           f"{len(result.plan.events)} events ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
           f"target {cfg.target_fa_per_hour:g} false accepts/h")
     print(format_streaming_table(result))
+    causes = format_false_accept_causes(result.current)
+    if causes:
+        print(causes)
     chosen = ", ".join(f"{label}={value:.2f}" for label, value in result.thresholds.items())
     print(f"chosen thresholds: {chosen}")
     if args.write_thresholds:

@@ -18,7 +18,7 @@ from audio_lstm.det import ClassOutcome, ReportClock, TrueEvent, choose_threshol
 from audio_lstm.device.options import make_detector
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
-from audio_lstm.evaluate import glass_figures, main
+from audio_lstm.evaluate import format_false_accept_causes, glass_figures, main
 from audio_lstm.labels import LABELS, SILENCE
 from audio_lstm.streaming_eval import (
     EventClip,
@@ -130,6 +130,9 @@ def test_hits_false_accepts_false_rejects_and_delays_are_exact() -> None:
     # stop fires during the first "go": a false accept of stop, and that go is rejected. The go pulse
     # (event 7.01-7.30 s) starts after the second go's word (6.5-6.9 s) but within its 1 s tolerance.
     assert (stop.events, stop.false_accepts) == (0, 1) and stop.frr is None
+    # what was playing: the stray yes (5.01 s) is within the 1 s tolerance after "no" (4.0-4.3 s)
+    assert yes.false_accept_causes == (("no", 1),) and stop.false_accept_causes == (("go", 1),)
+    assert yes.to_dict()["false_accepts_during"] == {"no": 1}
     assert (go.events, go.hits, go.false_rejects, go.false_accepts, go.frr) == (2, 1, 1, 0, 0.5)
     # go's end frame 732 -> its group ends at frame 735 -> sample 735*160+512 = 118112 -> in the chunk
     # ending at 119040 = 7.44 s
@@ -139,6 +142,7 @@ def test_hits_false_accepts_false_rejects_and_delays_are_exact() -> None:
     # with a tolerance too short for the late go pulse, it is a false accept and both go's are rejected
     strict = measure(detector_for, scores, truth, {"go": 0.6}, 0.5, 0.05, CLOCK)["go"]
     assert (strict.hits, strict.false_rejects, strict.false_accepts) == (0, 2, 1)
+    assert strict.false_accept_causes == (("background", 1),)
 
 
 def test_emitted_time_is_when_listen_returns_the_event(tiny_model) -> None:  # noqa: ANN001
@@ -176,6 +180,14 @@ def test_threshold_choice_is_the_lowest_meeting_the_target() -> None:
     curves = sweep(detector_for, scores, [], ["left"], [0.5, 0.6, 0.7, 0.75, 0.8], 1.0, 1.0, CLOCK)
     assert [o.false_accepts for o in curves["left"]] == [1, 1, 1, 0, 0]
     assert choose_threshold(curves["left"], 0.5).threshold == 0.75
+
+
+def test_false_accept_causes_are_listed_per_label() -> None:
+    up = ClassOutcome("up", 0.6, 5, 4, 3, 1.0, false_accept_causes=(("_unknown_", 2), ("off", 1)))
+    quiet = ClassOutcome("go", 0.6, 5, 5, 0, 1.0)
+    assert format_false_accept_causes({"up": up, "go": quiet}).splitlines() == [
+        "false accepts at the model's thresholds, by what was playing:", "  up 3: _unknown_ 2, off 1"]
+    assert format_false_accept_causes({"go": quiet}) == ""
 
 
 def test_glass_figures_from_the_confusion_matrix() -> None:
@@ -238,6 +250,10 @@ def test_streaming_command_reports_and_writes_thresholds_only_when_asked(tiny_mo
         chosen = report["classes"][label]["chosen"]
         assert chosen["threshold"] == threshold and chosen["events"] == report["event_counts"][label]
         assert chosen["fa_per_hour"] <= 0.5 or not report["classes"][label]["target_met"]
+        for outcome in (chosen, report["classes"][label]["current"]):
+            during = outcome["false_accepts_during"]
+            assert sum(during.values()) == outcome["false_accepts"]
+            assert set(during) <= {*report["event_counts"], "background"}
         assert (out / f"det_{label}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "det_up.png").exists()  # no "up" events: nothing to plot
     assert len(report["sweep"]["thresholds"]) == len(report["sweep"]["yes"]["frr"]) == 98
