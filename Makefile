@@ -46,11 +46,13 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
 # Reproduce the bundled model from scratch on the team's data (CPU: see README for the time).
+# The glass threshold is chosen for 0.2 false alarms/h (none in the 3 h), not the 0.5 target: margin
+# for rooms the validation ambience does not cover (glass false alarms climb steeply below it).
 model: $(VENV)/.installed
 	$(VENV)/bin/audio-lstm train $(DATA) --out $(RUN) --force --no-progress
 	$(VENV)/bin/audio-lstm export $(RUN)/best.pt --force --bundle --model-version $$(date +%Y.%m.%d)
 	$(VENV)/bin/audio-lstm evaluate audio_lstm/models/default.int8.onnx $(DATA) --streaming --hours 3 \
-		--write-thresholds glass_break --out $(RUN)/streaming
+		--target-fa-per-hour 0.2 --write-thresholds glass_break --out $(RUN)/streaming
 	$(VENV)/bin/audio-lstm evaluate audio_lstm/models/default.int8.onnx $(DATA) --out $(RUN)/int8-eval
 
 # Whole-path speed of our models and the reference models side by side (see README: Speed).
