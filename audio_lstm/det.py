@@ -126,6 +126,23 @@ def replay(detector: Detector, scores: np.ndarray, block_frames: int = REPLAY_BL
     return events + detector.flush()
 
 
+class _Timeline:
+    """True events sorted by start, for finding those a detection overlaps (see the module docstring)."""
+
+    def __init__(self, events: Iterable[TrueEvent], tolerance_s: float) -> None:
+        self.events = sorted(events, key=lambda e: e.start_s)
+        self.tolerance_s = tolerance_s
+        self._starts = [event.start_s for event in self.events]
+        # running maximum of (end + tolerance): events before bisect_left(reach, t) all end too early for t
+        self._reach = list(itertools.accumulate((event.end_s + tolerance_s for event in self.events), max))
+
+    def overlapping(self, detection: Event) -> list[int]:
+        """Indices (earliest first) of the events whose [start, end + tolerance] overlaps the detection."""
+        candidates = range(bisect.bisect_left(self._reach, detection.start_s),
+                           bisect.bisect_right(self._starts, detection.end_s))
+        return [i for i in candidates if self.events[i].end_s + self.tolerance_s >= detection.start_s]
+
+
 def score_detections(
     truth: Sequence[TrueEvent],
     detections: Sequence[Event],
@@ -136,35 +153,27 @@ def score_detections(
 ) -> dict[str, ClassOutcome]:
     """Match detections to true events (see the module docstring), one outcome per label in `thresholds`."""
     outcomes: dict[str, ClassOutcome] = {}
-    everything = sorted(truth, key=lambda e: e.start_s)
-    all_starts = [event.start_s for event in everything]
-    all_reach = list(itertools.accumulate((event.end_s + tolerance_s for event in everything), max))
+    everything = _Timeline(truth, tolerance_s)
 
     def cause(detection: Event) -> str:
-        overlapping = [everything[i] for i in range(bisect.bisect_left(all_reach, detection.start_s),
-                                                    bisect.bisect_right(all_starts, detection.end_s))
-                       if everything[i].end_s + tolerance_s >= detection.start_s]
-        if not overlapping:
+        playing = [everything.events[i] for i in everything.overlapping(detection)]
+        if not playing:
             return BACKGROUND_CAUSE
-        return min(overlapping, key=lambda e: abs(e.start_s - detection.start_s)).label
+        return min(playing, key=lambda e: abs(e.start_s - detection.start_s)).label
 
     for label, threshold in thresholds.items():
-        wanted = sorted((e for e in truth if e.label == label), key=lambda e: e.start_s)
-        starts = [event.start_s for event in wanted]
-        # running maximum of (end + tolerance): events before bisect_left(reach, t) all end too early for t
-        reach = list(itertools.accumulate((event.end_s + tolerance_s for event in wanted), max))
-        hit = [False] * len(wanted)
+        wanted = _Timeline((e for e in truth if e.label == label), tolerance_s)
+        hit = [False] * len(wanted.events)
         delays: list[float] = []
         causes: Counter[str] = Counter()
         for detection in sorted((d for d in detections if d.label == label), key=lambda d: (d.start_s, d.end_s)):
-            candidates = range(bisect.bisect_left(reach, detection.start_s), bisect.bisect_right(starts, detection.end_s))
-            match = next((i for i in candidates if not hit[i] and wanted[i].end_s + tolerance_s >= detection.start_s), None)
+            match = next((i for i in wanted.overlapping(detection) if not hit[i]), None)
             if match is None:
                 causes[cause(detection)] += 1
                 continue
             hit[match] = True
-            delays.append(clock.emitted_s(detection) - wanted[match].end_s)
-        outcomes[label] = ClassOutcome(label, threshold, len(wanted), sum(hit), sum(causes.values()), hours,
+            delays.append(clock.emitted_s(detection) - wanted.events[match].end_s)
+        outcomes[label] = ClassOutcome(label, threshold, len(wanted.events), sum(hit), sum(causes.values()), hours,
                                        tuple(delays), tuple(causes.most_common()))
     return outcomes
 
