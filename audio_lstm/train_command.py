@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from pathlib import Path
 
@@ -12,14 +13,9 @@ from audio_lstm.sources import LAYOUTS
 
 def label_weight(text: str) -> tuple[str, float]:
     """argparse type: 'LABEL=W' with W a finite number > 0."""
-    label, sep, value = text.partition("=")
-    try:
-        weight = float(value)
-    except ValueError:
-        weight = float("nan")
-    if not sep or not label or not weight > 0 or weight == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected LABEL=WEIGHT with WEIGHT > 0, got {text!r}")
-    return label, weight
+    from audio_lstm.device.options import label_number
+
+    return label_number(text, lambda weight: 0.0 < weight < math.inf, "LABEL=WEIGHT with WEIGHT > 0")
 
 
 def build_parser() -> argparse.ArgumentParser:

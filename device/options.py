@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
@@ -15,16 +16,21 @@ from audio_lstm.labels import SILENCE, UNKNOWN
 NON_EVENT_LABELS = (UNKNOWN, SILENCE)  # labels that are scored but never reported as events
 
 
-def threshold_arg(text: str) -> tuple[str, float]:
-    """argparse type for ``LABEL=VALUE`` (VALUE a number in [0, 1])."""
+def label_number(text: str, valid: Callable[[float], bool], expected: str) -> tuple[str, float]:
+    """Parse ``LABEL=NUMBER``; argparse.ArgumentTypeError("expected <expected>, got ...") unless `valid`."""
     label, sep, value = text.partition("=")
     try:
         number = float(value)
     except ValueError:
         number = math.nan
-    if not sep or not label or not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected LABEL=VALUE with VALUE in [0, 1], got {text!r}")
+    if not sep or not label or not valid(number):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return label, number
+
+
+def threshold_arg(text: str) -> tuple[str, float]:
+    """argparse type for ``LABEL=VALUE`` (VALUE a number in [0, 1])."""
+    return label_number(text, lambda number: 0.0 <= number <= 1.0, "LABEL=VALUE with VALUE in [0, 1]")
 
 
 def resolve_thresholds(labels: tuple[str, ...], defaults: dict[str, float],
