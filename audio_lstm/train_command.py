@@ -60,17 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"audio-lstm train: {args.out} already holds a trained model; pass --force or choose another --out",
               file=sys.stderr)
         return 2
-    try:
-        corpus = open_corpora(args.data, args.layout)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"audio-lstm train: {error}", file=sys.stderr)
-        return 2
     mfcc = MfccConfig()
     model = ModelConfig(n_features=mfcc.n_mfcc, hidden_size=args.hidden, num_layers=args.layers)
     stray = sorted({label for label, _ in args.label_weight or ()} - set(model.labels))
     if stray:
         print(f"audio-lstm train: --label-weight names {', '.join(stray)}, not a model label "
               f"({', '.join(model.labels)})", file=sys.stderr)
+        return 2
+    try:
+        corpus = open_corpora(args.data, args.layout)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"audio-lstm train: {error}", file=sys.stderr)
         return 2
     weights = TrainConfig().stream.label_weights if args.label_weight is None else tuple(args.label_weight)
     cfg = dataclasses.replace(
