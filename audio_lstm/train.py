@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
@@ -42,6 +43,7 @@ class TrainConfig:
     learning_rate: float = 3e-3  # AdamW peak learning rate (one-cycle schedule)
     weight_decay: float = 1e-4  # AdamW decoupled weight decay
     grad_clip: float = 1.0  # max global gradient norm (LSTMs explode without it)
+    ema_decay: float = 0.999  # validate and save an exponential moving average of the weights (0: the raw weights)
     carry_state_probability: float = 0.5  # chance a batch starts from the previous batch's final state
     steps_per_epoch: int | None = None  # None: len(sampler) // batch_size
     num_workers: int = 2  # data-generation worker processes
@@ -145,6 +147,8 @@ def train(
         persistent_workers=cfg.num_workers > 0,
     )
     batches = iter(loader)
+    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)) if cfg.ema_decay > 0 else None
+    scored: KeywordLSTM = averaged.module if averaged is not None else model  # what is validated and saved
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"val_accuracy": -1.0}
     state = None
@@ -171,19 +175,21 @@ def train(
             scaler.step(optimizer)
             scaler.update()
             schedule.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             state = (new_state[0].detach().float(), new_state[1].detach().float())
             total += loss.item()
             count += 1
             bar.set_postfix(loss=f"{total / count:.3f}")
-        result = evaluate_clips(lambda x: _torch_scores(model, frontend, x, device), val_set, model_cfg.labels)
+        result = evaluate_clips(lambda x: _torch_scores(scored, frontend, x, device), val_set, model_cfg.labels)
         row = {"epoch": epoch, "train_loss": total / count, "val_accuracy": result.accuracy,
                "seconds": round(time.time() - started, 1)}
         history.append(row)
         print(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  val acc {result.accuracy:.4f}  ({row['seconds']:.0f} s)")
         if result.accuracy > best["val_accuracy"]:
             best = {"epoch": epoch, "val_accuracy": result.accuracy, "report": result.to_dict()}
-            save_checkpoint(run_dir / "best.pt", model.to("cpu").eval(), mfcc_cfg, {**meta, "epoch": epoch})
-            model.to(device)
+            save_checkpoint(run_dir / "best.pt", scored.to("cpu").eval(), mfcc_cfg, {**meta, "epoch": epoch})
+            scored.to(device)
             result.plot_confusion(run_dir / "confusion.png", title=f"validation, epoch {epoch}")
         plot_curves(history, run_dir / "curves.png")
         (run_dir / "metrics.json").write_text(json.dumps({**meta, "history": history, "best": best}, indent=2))

@@ -18,6 +18,17 @@ def label_weight(text: str) -> tuple[str, float]:
     return label_number(text, lambda weight: 0.0 < weight < math.inf, "LABEL=WEIGHT with WEIGHT > 0")
 
 
+def ema_decay(text: str) -> float:
+    """argparse type: a decay D with 0 <= D < 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a decay D with 0 <= D < 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from audio_lstm.model import ModelConfig
     from audio_lstm.train import TrainConfig
@@ -38,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=train.seed)
     parser.add_argument("--spec-augment", type=float, default=train.spec_augment.probability, metavar="P",
                         help="chance a training stream's log-mel spectrogram is masked (0: off)")
+    parser.add_argument("--ema-decay", type=ema_decay, default=train.ema_decay, metavar="D",
+                        help="validate and save a moving average of the weights with this per-step decay "
+                             f"(0: the raw weights; default: {train.ema_decay:g})")
     parser.add_argument("--generated-share", type=float, default=None, metavar="F",
                         help="fraction of each label's draws from generated (TTS) clips (default: weighed like recordings)")
     parser.add_argument("--label-weight", action="append", type=label_weight, default=None, metavar="LABEL=W",
@@ -75,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     weights = TrainConfig().stream.label_weights if args.label_weight is None else tuple(args.label_weight)
     cfg = dataclasses.replace(
         TrainConfig(), epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-        steps_per_epoch=args.steps_per_epoch, num_workers=args.workers, seed=args.seed,
+        steps_per_epoch=args.steps_per_epoch, ema_decay=args.ema_decay, num_workers=args.workers, seed=args.seed,
         spec_augment=dataclasses.replace(TrainConfig().spec_augment, probability=args.spec_augment),
         stream=dataclasses.replace(TrainConfig().stream, generated_share=args.generated_share,
                                    label_weights=weights),

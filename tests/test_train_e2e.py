@@ -42,13 +42,14 @@ def test_train_export_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str
     write_corpus(data)
     code = train_main([str(data), "--out", str(run), "--epochs", "6", "--steps-per-epoch", "12", "--batch-size", "16",
                        "--hidden", "32", "--layers", "1", "--workers", "0", "--no-progress", "--lr", "0.01",
-                       "--label-weight", "glass_break=2.5"])
+                       "--label-weight", "glass_break=2.5", "--ema-decay", "0.9"])
     assert code == 0
     for name in ("best.pt", "metrics.json", "curves.png", "confusion.png"):
         assert (run / name).stat().st_size > 0, name
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["history"]) == 6
     assert metrics["train_config"]["stream"]["label_weights"] == [["glass_break", 2.5]]
+    assert metrics["train_config"]["ema_decay"] == 0.9  # the averaged weights are what scored >= 0.75 below
     assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"]
     assert metrics["best"]["val_accuracy"] >= 0.75  # tones are easy; chance is 1/13
 
@@ -79,3 +80,10 @@ def test_label_weight_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         with pytest.raises(SystemExit):
             train_main([str(data), "--label-weight", bad])
         assert "expected LABEL=WEIGHT" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["1", "1.5", "-0.1", "x", "nan"])
+def test_ema_decay_errors(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        train_main(["data", "--ema-decay", bad])
+    assert "expected a decay D with 0 <= D < 1" in capsys.readouterr().err
