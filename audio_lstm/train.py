@@ -43,7 +43,9 @@ class TrainConfig:
     learning_rate: float = 3e-3  # AdamW peak learning rate (one-cycle schedule)
     weight_decay: float = 1e-4  # AdamW decoupled weight decay
     grad_clip: float = 1.0  # max global gradient norm (LSTMs explode without it)
-    ema_decay: float = 0.999  # validate and save an exponential moving average of the weights (0: the raw weights)
+    # > 0: validate and save an exponential moving average of the weights with this per-step decay
+    # (0.999 gave 84.5 % vs 85.1 % without it, r11 vs r8: a smoother curve, no gain), 0: the raw weights
+    ema_decay: float = 0.0
     carry_state_probability: float = 0.5  # chance a batch starts from the previous batch's final state
     steps_per_epoch: int | None = None  # None: len(sampler) // batch_size
     num_workers: int = 2  # data-generation worker processes

@@ -87,3 +87,19 @@ def test_ema_decay_errors(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         train_main(["data", "--ema-decay", bad])
     assert "expected a decay D with 0 <= D < 1" in capsys.readouterr().err
+
+
+def test_ema_changes_the_saved_weights_not_the_training(tmp_path: Path) -> None:
+    import torch
+
+    data = tmp_path / "data"
+    write_corpus(data, speakers=12)
+    common = ["--epochs", "2", "--steps-per-epoch", "4", "--batch-size", "8", "--hidden", "16", "--layers", "1",
+              "--workers", "0", "--no-progress"]
+    for name, decay in (("raw", "0"), ("ema", "0.5")):
+        assert train_main([str(data), "--out", str(tmp_path / name), "--ema-decay", decay, *common]) == 0
+    raw, ema = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("raw", "ema"))
+    assert [row["train_loss"] for row in raw["history"]] == [row["train_loss"] for row in ema["history"]]
+    weights = [torch.load(tmp_path / name / "best.pt", weights_only=True)["state_dict"] for name in ("raw", "ema")]
+    assert weights[0]["feature_mean"].equal(weights[1]["feature_mean"])
+    assert not weights[0]["classifier.weight"].equal(weights[1]["classifier.weight"])
