@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from audio_lstm.data import Corpus
+from audio_lstm.device.options import number_in
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.labels import GLASS, LABELS, SILENCE
 from audio_lstm.sources import LAYOUTS
@@ -101,13 +102,7 @@ def positive_float(text: str) -> float:
 
 def non_negative_float(text: str) -> float:
     """argparse type: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value >= 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+    return number_in(text, lambda value: 0 <= value < math.inf, "a number >= 0")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,13 +20,9 @@ def label_weight(text: str) -> tuple[str, float]:
 
 def ema_decay(text: str) -> float:
     """argparse type: a decay D with 0 <= D < 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a decay D with 0 <= D < 1, got {text!r}")
-    return value
+    from audio_lstm.device.options import number_in
+
+    return number_in(text, lambda decay: 0.0 <= decay < 1.0, "a decay D with 0 <= D < 1")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,14 +16,26 @@ from audio_lstm.labels import SILENCE, UNKNOWN
 NON_EVENT_LABELS = (UNKNOWN, SILENCE)  # labels that are scored but never reported as events
 
 
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def number_in(text: str, valid: Callable[[float], bool], expected: str) -> float:
+    """Parse a number; argparse.ArgumentTypeError("expected <expected>, got ...") unless `valid` (NaN never is)."""
+    number = _float_or_nan(text)
+    if math.isnan(number) or not valid(number):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return number
+
+
 def label_number(text: str, valid: Callable[[float], bool], expected: str) -> tuple[str, float]:
     """Parse ``LABEL=NUMBER``; argparse.ArgumentTypeError("expected <expected>, got ...") unless `valid`."""
     label, sep, value = text.partition("=")
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not sep or not label or not valid(number):
+    number = _float_or_nan(value)
+    if not sep or not label or math.isnan(number) or not valid(number):
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return label, number
 
