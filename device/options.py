@@ -16,17 +16,19 @@ from audio_lstm.labels import SILENCE, UNKNOWN
 NON_EVENT_LABELS = (UNKNOWN, SILENCE)  # labels that are scored but never reported as events
 
 
-def _float_or_nan(text: str) -> float:
+def _valid_number(text: str, valid: Callable[[float], bool]) -> float | None:
+    """`text` as a number if it parses, is not NaN and is `valid`; else None."""
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
-        return math.nan
+        return None
+    return number if not math.isnan(number) and valid(number) else None
 
 
 def number_in(text: str, valid: Callable[[float], bool], expected: str) -> float:
     """Parse a number; argparse.ArgumentTypeError("expected <expected>, got ...") unless `valid` (NaN never is)."""
-    number = _float_or_nan(text)
-    if math.isnan(number) or not valid(number):
+    number = _valid_number(text, valid)
+    if number is None:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return number
 
@@ -34,8 +36,8 @@ def number_in(text: str, valid: Callable[[float], bool], expected: str) -> float
 def label_number(text: str, valid: Callable[[float], bool], expected: str) -> tuple[str, float]:
     """Parse ``LABEL=NUMBER``; argparse.ArgumentTypeError("expected <expected>, got ...") unless `valid`."""
     label, sep, value = text.partition("=")
-    number = _float_or_nan(value)
-    if not sep or not label or math.isnan(number) or not valid(number):
+    number = _valid_number(value, valid)
+    if not sep or not label or number is None:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return label, number
 
