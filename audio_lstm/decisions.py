@@ -6,7 +6,13 @@ import numpy as np
 
 from audio_lstm.labels import SILENCE
 
-SMOOTHING_FRAMES = 5  # moving-average length applied to per-frame probabilities (50 ms)
+SMOOTHING_SECONDS = 0.05  # span of the moving average applied to per-step probabilities
+SMOOTHING_FRAMES = 5  # that span in 10 ms steps (the default model's step)
+
+
+def smoothing_frames_for(step_seconds: float) -> int:
+    """Moving-average length, in model steps, that spans about SMOOTHING_SECONDS (at least 1)."""
+    return max(1, int(round(SMOOTHING_SECONDS / step_seconds)))
 
 
 def smooth(frame_probs: np.ndarray, frames: int = SMOOTHING_FRAMES) -> np.ndarray:
@@ -19,7 +25,7 @@ def smooth(frame_probs: np.ndarray, frames: int = SMOOTHING_FRAMES) -> np.ndarra
     return window / counts
 
 
-def clip_scores(frame_probs: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
+def clip_scores(frame_probs: np.ndarray, labels: tuple[str, ...], smoothing_frames: int = SMOOTHING_FRAMES) -> np.ndarray:
     """One score per class for a whole clip.
 
     A sound class scores its peak (smoothed) probability anywhere in the clip; silence scores
@@ -30,7 +36,7 @@ def clip_scores(frame_probs: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
         raise ValueError(f"expected frame scores of shape (frames, {len(labels)}), got {frame_probs.shape}")
     if len(frame_probs) == 0:
         raise ValueError("clip is too short to produce a single feature frame")
-    smoothed = smooth(frame_probs)
+    smoothed = smooth(frame_probs, smoothing_frames)
     scores = smoothed.max(axis=0)
     if SILENCE in labels:
         index = labels.index(SILENCE)
@@ -38,9 +44,11 @@ def clip_scores(frame_probs: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
     return scores
 
 
-def clip_label(frame_probs: np.ndarray, labels: tuple[str, ...]) -> tuple[str, float]:
+def clip_label(
+    frame_probs: np.ndarray, labels: tuple[str, ...], smoothing_frames: int = SMOOTHING_FRAMES
+) -> tuple[str, float]:
     """Top label of a clip and its score, from per-frame probabilities (T, C)."""
-    scores = clip_scores(frame_probs, labels)
+    scores = clip_scores(frame_probs, labels, smoothing_frames)
     best = int(np.argmax(scores))
     return labels[best], float(scores[best])
 

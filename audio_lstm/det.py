@@ -49,8 +49,8 @@ class ReportClock:
     capture chunk holding the group's last sample has arrived."""
 
     sample_rate: int  # Hz
-    hop_length: int  # samples per frame step
-    n_fft: int  # samples per frame
+    hop_length: int  # samples per model step (frame_stack hops)
+    n_fft: int  # samples one model step sees (ModelInfo.step_span)
     smoothing_frames: int  # the detector's moving-average length
     frames_per_call: int  # the runtime's frame group (0: every chunk is scored at once)
     chunk_samples: int  # capture chunk (listen's default: 80 ms)

@@ -28,13 +28,14 @@ from audio_lstm.labels import GLASS, LABELS, SILENCE
 from audio_lstm.sources import LAYOUTS
 from audio_lstm.det import ClassOutcome, plot_det
 from audio_lstm.streaming_eval import StreamingEvalConfig, StreamingResult, background_paths, evaluate_streaming
+from audio_lstm.decisions import smoothing_frames_for
 from audio_lstm.validation import BatchScorer, ClipReport, ClipSet, evaluate_clips
 
 PROG = "audio-lstm evaluate"
 
 
-def torch_scorer(path: Path) -> tuple[BatchScorer, tuple[str, ...], int]:
-    """Batch scorer, labels and sample rate of a torch checkpoint."""
+def torch_scorer(path: Path) -> tuple[BatchScorer, tuple[str, ...], int, int]:
+    """Batch scorer, labels, sample rate and clip smoothing (steps) of a torch checkpoint."""
     import torch
 
     from audio_lstm.model import load_checkpoint
@@ -48,17 +49,18 @@ def torch_scorer(path: Path) -> tuple[BatchScorer, tuple[str, ...], int]:
             logits, _ = model(frontend(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))))
             return torch.softmax(logits, -1).numpy()
 
-    return score, model.cfg.labels, mfcc_cfg.sample_rate
+    step_seconds = model.cfg.frame_stack * mfcc_cfg.hop_length / mfcc_cfg.sample_rate
+    return score, model.cfg.labels, mfcc_cfg.sample_rate, smoothing_frames_for(step_seconds)
 
 
-def onnx_scorer(path: Path, threads: int = 1) -> tuple[BatchScorer, tuple[str, ...], int]:
-    """Batch scorer, labels and sample rate of an ONNX model, run clip by clip through the runtime."""
+def onnx_scorer(path: Path, threads: int = 1) -> tuple[BatchScorer, tuple[str, ...], int, int]:
+    """Batch scorer, labels, sample rate and clip smoothing (steps) of an ONNX model, run clip by clip."""
     classifier = StreamingClassifier(path, threads=threads)
 
     def score(audio: np.ndarray) -> np.ndarray:
         return np.stack([classifier.predict_clip(clip) for clip in audio])
 
-    return score, tuple(classifier.labels), classifier.sample_rate
+    return score, tuple(classifier.labels), classifier.sample_rate, classifier.smoothing_frames
 
 
 def glass_figures(report: ClipReport) -> dict[str, Any] | None:
@@ -245,9 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.streaming:
             classifier = StreamingClassifier(args.model, threads=args.threads)
         elif args.model.suffix == ".onnx":
-            scorer, labels, rate = onnx_scorer(args.model, args.threads)
+            scorer, labels, rate, smoothing = onnx_scorer(args.model, args.threads)
         else:
-            scorer, labels, rate = torch_scorer(args.model)
+            scorer, labels, rate, smoothing = torch_scorer(args.model)
         corpus = open_corpora(args.data, args.layout)
     except (FileNotFoundError, ValueError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
@@ -262,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     if not clips:
         print(f"{PROG}: no clips in split {args.split!r}", file=sys.stderr)
         return 2
-    report = evaluate_clips(scorer, ClipSet.load(clips, rate), labels)
+    report = evaluate_clips(scorer, ClipSet.load(clips, rate), labels, smoothing_frames=smoothing)
     glass = glass_figures(report)
     print(f"{args.model} on {len(clips)} {args.split} clips")
     print(report.format_table())

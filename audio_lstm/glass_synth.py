@@ -183,7 +183,8 @@ def glass_scores(clips: list[np.ndarray], model: Path | None = None) -> tuple[np
 
     classifier = StreamingClassifier(model)
     glass = classifier.labels.index(GLASS)
-    scores = np.array([clip_scores(classifier.predict_clip(pad_clip(clip, SAMPLE_RATE)), classifier.labels)
+    scores = np.array([clip_scores(classifier.predict_clip(pad_clip(clip, SAMPLE_RATE)), classifier.labels,
+                                   classifier.smoothing_frames)
                        for clip in clips])
     return scores[:, glass], scores.argmax(axis=1) == glass
 

@@ -22,17 +22,30 @@ class ModelConfig:
     hidden_size: int = 96  # LSTM units per layer; the main size knob (params grow ~quadratically)
     num_layers: int = 2  # stacked LSTM layers
     dropout: float = 0.2  # between LSTM layers and before the classifier, training only
+    # MFCC frames concatenated into one LSTM step: 1 steps every 10 ms hop; 3 steps every 30 ms on
+    # 3 stacked frames (a third of the LSTM work, and a third as many steps to carry a word across)
+    frame_stack: int = 1
     labels: tuple[str, ...] = LABELS  # output classes, in score order
 
     @property
     def num_classes(self) -> int:
         return len(self.labels)
 
+    @property
+    def step_width(self) -> int:
+        """LSTM input size: the features of `frame_stack` frames side by side."""
+        return self.n_features * self.frame_stack
+
+    def __post_init__(self) -> None:
+        if self.frame_stack < 1:
+            raise ValueError(f"frame_stack must be >= 1, got {self.frame_stack}")
+
 
 class KeywordLSTM(nn.Module):
-    """Normalised MFCC frames -> LSTM -> per-frame class logits, with explicit (h, c) state.
+    """Normalised MFCC frames -> LSTM -> per-step class logits, with explicit (h, c) state.
 
-    Feature normalisation (per-coefficient mean and std from the training set) is part of
+    One step covers `cfg.frame_stack` consecutive frames (their features concatenated); frames
+    left over after the last whole step are dropped. Feature normalisation (per-coefficient mean and std from the training set) is part of
     the model, so the exported graph takes raw MFCC frames.
     """
 
@@ -42,7 +55,7 @@ class KeywordLSTM(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(cfg.n_features))
         self.register_buffer("feature_std", torch.ones(cfg.n_features))
         self.lstm = nn.LSTM(
-            cfg.n_features,
+            cfg.step_width,
             cfg.hidden_size,
             num_layers=cfg.num_layers,
             batch_first=True,
@@ -59,10 +72,13 @@ class KeywordLSTM(nn.Module):
     def forward(
         self, features: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """features (batch, frames, n_features) -> logits (batch, frames, classes), new state."""
+        """features (batch, frames, n_features) -> logits (batch, frames // frame_stack, classes), new state."""
         if state is None:
             state = self.zero_state(features.shape[0], features.device)
         normalised = (features - self.feature_mean) / self.feature_std
+        if self.cfg.frame_stack > 1:
+            steps = features.shape[1] // self.cfg.frame_stack
+            normalised = normalised[:, : steps * self.cfg.frame_stack].reshape(len(features), steps, self.cfg.step_width)
         hidden, new_state = self.lstm(normalised, state)
         return self.classifier(self.dropout(hidden)), new_state
 

@@ -272,8 +272,8 @@ def evaluate_streaming(
     def detector_for(thresholds: dict[str, float]) -> Detector:
         return make_detector(classifier, thresholds)
 
-    frontend = classifier.info.frontend
-    clock = ReportClock(rate, frontend.hop_length, frontend.n_fft, detector_for({}).smoothing_frames,
+    info = classifier.info
+    clock = ReportClock(rate, info.step_hop, info.step_span, detector_for({}).smoothing_frames,
                         classifier.frames_per_call, chunk, plan.seconds)
     labels = [label for label in classifier.labels if label not in NON_EVENT_LABELS]
     scoring = (plan.seconds / 3600.0, cfg.tolerance_s, clock)  # hours, tolerance, clock

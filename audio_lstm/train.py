@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from audio_lstm.augment import NoiseBank
 from audio_lstm.data import Clip, Corpus
+from audio_lstm.decisions import smoothing_frames_for
 from audio_lstm.features import MfccConfig
 from audio_lstm.model import KeywordLSTM, ModelConfig, count_parameters, save_checkpoint
 from audio_lstm.streams import StreamConfig, StreamSampler
@@ -151,6 +152,7 @@ def train(
     batches = iter(loader)
     averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)) if cfg.ema_decay > 0 else None
     scored: KeywordLSTM = averaged.module if averaged is not None else model  # what is validated and saved
+    smoothing = smoothing_frames_for(model_cfg.frame_stack * mfcc_cfg.hop_length / mfcc_cfg.sample_rate)
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"val_accuracy": -1.0}
     state = None
@@ -169,7 +171,8 @@ def train(
                 state = model.zero_state(len(audio), device)
             with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
                 logits, new_state = model(frontend(audio, cfg.spec_augment), state)
-                loss = loss_fn(logits.reshape(-1, logits.shape[-1]).float(), targets[:, : logits.shape[1]].reshape(-1))
+                targets = step_targets(targets, model_cfg.frame_stack, logits.shape[1])
+                loss = loss_fn(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1))
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -183,7 +186,8 @@ def train(
             total += loss.item()
             count += 1
             bar.set_postfix(loss=f"{total / count:.3f}")
-        result = evaluate_clips(lambda x: _torch_scores(scored, frontend, x, device), val_set, model_cfg.labels)
+        result = evaluate_clips(lambda x: _torch_scores(scored, frontend, x, device), val_set, model_cfg.labels,
+                                smoothing_frames=smoothing)
         row = {"epoch": epoch, "train_loss": total / count, "val_accuracy": result.accuracy,
                "seconds": round(time.time() - started, 1)}
         history.append(row)
@@ -196,6 +200,11 @@ def train(
         plot_curves(history, run_dir / "curves.png")
         (run_dir / "metrics.json").write_text(json.dumps({**meta, "history": history, "best": best}, indent=2))
     return {**meta, "history": history, "best": best}
+
+
+def step_targets(frame_targets: torch.Tensor, frame_stack: int, steps: int) -> torch.Tensor:
+    """Per-step targets (batch, steps) from per-frame ones: each step takes its last frame's target."""
+    return frame_targets[:, frame_stack - 1 :: frame_stack][:, :steps]
 
 
 def _torch_scores(model: KeywordLSTM, frontend: TorchMfcc, audio: np.ndarray, device: str) -> np.ndarray:

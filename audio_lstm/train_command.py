@@ -26,6 +26,7 @@ def ema_decay(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from audio_lstm.device.options import positive_int
     from audio_lstm.model import ModelConfig
     from audio_lstm.train import TrainConfig
 
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps-per-epoch", type=int, default=None, help="default: one pass over the training clips")
     parser.add_argument("--hidden", type=int, default=model.hidden_size, help="LSTM units per layer")
     parser.add_argument("--layers", type=int, default=model.num_layers, help="LSTM layers")
+    parser.add_argument("--frame-stack", type=positive_int, default=model.frame_stack, metavar="K",
+                        help=f"MFCC frames per LSTM step (default: {model.frame_stack}; 3 = one step per 30 ms)")
     parser.add_argument("--workers", type=int, default=train.num_workers, help="data worker processes")
     parser.add_argument("--seed", type=int, default=train.seed)
     parser.add_argument("--spec-augment", type=float, default=train.spec_augment.probability, metavar="P",
@@ -71,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     mfcc = MfccConfig()
-    model = ModelConfig(n_features=mfcc.n_mfcc, hidden_size=args.hidden, num_layers=args.layers)
+    model = ModelConfig(n_features=mfcc.n_mfcc, hidden_size=args.hidden, num_layers=args.layers,
+                        frame_stack=args.frame_stack)
     stray = sorted({label for label, _ in args.label_weight or ()} - set(model.labels))
     if stray:
         print(f"audio-lstm train: --label-weight names {', '.join(stray)}, not a model label "

@@ -11,7 +11,7 @@ import numpy as np
 
 from audio_lstm.clip_audio import CLIP_SECONDS, load_clip
 from audio_lstm.data import Clip
-from audio_lstm.decisions import clip_label, pad_clip
+from audio_lstm.decisions import SMOOTHING_FRAMES, clip_label, pad_clip
 
 # Scores a batch of equal-length clips (batch, samples) -> per-frame probabilities (batch, frames, classes).
 BatchScorer = Callable[[np.ndarray], np.ndarray]
@@ -99,15 +99,21 @@ class ClipReport:
         plt.close(fig)
 
 
-def evaluate_clips(score_batch: BatchScorer, clips: ClipSet, labels: tuple[str, ...], batch_size: int = 256) -> ClipReport:
-    """Score every clip, take `clip_label`, and tabulate against the truth."""
+def evaluate_clips(
+    score_batch: BatchScorer,
+    clips: ClipSet,
+    labels: tuple[str, ...],
+    batch_size: int = 256,
+    smoothing_frames: int = SMOOTHING_FRAMES,
+) -> ClipReport:
+    """Score every clip, take `clip_label` (smoothing over `smoothing_frames` steps), tabulate against the truth."""
     index = {label: i for i, label in enumerate(labels)}
     confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)
     predictions: list[str] = []
     for start in range(0, len(clips.audio), batch_size):
         frame_scores = score_batch(clips.audio[start : start + batch_size])
         for truth, scores in zip(clips.labels[start : start + batch_size], frame_scores):
-            predicted, _ = clip_label(scores, labels)
+            predicted, _ = clip_label(scores, labels, smoothing_frames)
             predictions.append(predicted)
             if truth in index:
                 confusion[index[truth], index[predicted]] += 1

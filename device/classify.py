@@ -86,7 +86,7 @@ def classify_clip(classifier: StreamingClassifier, path: Path) -> dict[str, obje
     """The whole file as one clip (plus CLIP_TAIL_SECONDS of zeros) -> {file, label, score}."""
     audio = load_audio(path, classifier.sample_rate)
     scores = classifier.predict_clip(pad_clip(audio, classifier.sample_rate))
-    label, score = clip_label(scores, classifier.labels)
+    label, score = clip_label(scores, classifier.labels, classifier.smoothing_frames)
     return {"file": str(path), "label": label, "score": round(score, 4)}
 
 

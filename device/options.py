@@ -66,6 +66,7 @@ def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float])
         classifier.labels,
         thresholds,
         classifier.frame_seconds,
+        smoothing_frames=classifier.smoothing_frames,
         event_labels=[label for label in classifier.labels if label not in NON_EVENT_LABELS],
     )
 

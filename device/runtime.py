@@ -7,7 +7,7 @@ the front end buffers incomplete frames and the state carries over between calls
 int8 models are dynamically quantized: onnxruntime quantizes activations with a scale taken from
 the whole input of each call, so a call's scores depend on which frames share the call. To keep
 scores independent of chunking, non-fp32 models run in fixed groups of `frames_per_call` frames
-counted from the last `reset()` (default 16 = 160 ms): audio waits until a group is complete,
+counted from the last `reset()` (default 16 = 160 ms; 5 steps = 150 ms when 3 frames are stacked): audio waits until a group is complete,
 then the front end and the model each run once for it. That adds at most 150 ms of latency
 (80 ms more than groups of 8) and, at the daemon's 80 ms chunks, cut the whole path's cost from
 1.42 to 0.97 ms per second of audio. `flush()` runs a final partial group at the end of a stream.
@@ -36,10 +36,19 @@ from audio_lstm.device.model_file import (
     ModelInfo,
     parse_metadata,
 )
-from audio_lstm.features import StreamingMfcc, num_frames
+from audio_lstm.decisions import smoothing_frames_for
+from audio_lstm.features import num_frames
+from audio_lstm.frame_stack import StackedStreamingMfcc, streaming_frontend
 
 _FLOAT = "tensor(float)"
-DEFAULT_FRAMES_PER_CALL = 16  # int8 models: frames per model call (160 ms), see the module docstring
+DEFAULT_GROUP_SECONDS = 0.16  # int8 models: span of one model call (16 frames of 10 ms), see the module docstring
+
+
+def default_frames_per_call(info: ModelInfo) -> int:
+    """Model steps per call: 0 (every chunk at once) for fp32, about DEFAULT_GROUP_SECONDS otherwise."""
+    if info.precision == "fp32":
+        return 0
+    return max(1, round(DEFAULT_GROUP_SECONDS / info.step_seconds))
 
 
 def _dims_match(actual: list, expected: tuple[int | None, ...]) -> bool:
@@ -66,7 +75,7 @@ def _check_graph(session: ort.InferenceSession, info: ModelInfo, source: Path) -
     if missing:
         raise fail(f"graph lacks outputs {sorted(missing)} (has {sorted(outputs)})")
     expected = {
-        INPUT_FEATURES: (1, None, info.frontend.n_mfcc),
+        INPUT_FEATURES: (1, None, info.step_width),
         INPUT_H: info.state_shape,
         INPUT_C: info.state_shape,
     }
@@ -85,9 +94,11 @@ def _check_graph(session: ort.InferenceSession, info: ModelInfo, source: Path) -
 class StreamingClassifier:
     """One streaming model: `process(chunk)` returns the scores of the frames the chunk completes.
 
-    ``model_path=None`` loads the bundled default model. Timestamps: frame ``i`` (counting from
-    the last `reset`) covers samples ``[i * hop, i * hop + n_fft)``, i.e. it starts at
-    ``i * frame_seconds``; `frames_processed` is the number of frames returned so far.
+    ``model_path=None`` loads the bundled default model. A "frame" here is one model step: one
+    MFCC frame, or `info.frame_stack` consecutive ones for a model that stacks them. Timestamps:
+    frame ``i`` (counting from the last `reset`) covers samples ``[i * step_hop, i * step_hop +
+    step_span)`` (see `ModelInfo`), i.e. it starts at ``i * frame_seconds``; `frames_processed`
+    is the number of frames returned so far.
     """
 
     def __init__(self, model_path: str | Path | None = None, threads: int = 1, frames_per_call: int | None = None) -> None:
@@ -117,26 +128,26 @@ class StreamingClassifier:
         self.info: ModelInfo = info
         self.labels: tuple[str, ...] = info.labels
         self.sample_rate: int = info.sample_rate
-        self.frame_seconds: float = info.frontend.hop_length / info.frontend.sample_rate
+        self.frame_seconds: float = info.step_seconds
+        self.smoothing_frames: int = smoothing_frames_for(self.frame_seconds)  # detector and clip scores
         self.num_classes = len(info.labels)
         self.frames_processed = 0
         self._session = session
         self._outputs = [OUTPUT_SCORES, OUTPUT_H, OUTPUT_C]
-        self._frontend = StreamingMfcc(info.frontend)
+        self._frontend = streaming_frontend(info.frontend, info.frame_stack)
         self._empty = np.zeros((0, self.num_classes), dtype=np.float32)
         self._empty.setflags(write=False)
         self._empty_audio = np.zeros(0, dtype=np.float32)
         # See the module docstring: per-call activation quantization makes batching chunk-dependent.
         if frames_per_call is not None and frames_per_call < 0:
             raise ValueError(f"frames_per_call must be >= 0, got {frames_per_call}")
-        default_group = 0 if info.precision == "fp32" else DEFAULT_FRAMES_PER_CALL
-        self.frames_per_call: int = default_group if frames_per_call is None else frames_per_call
+        self.frames_per_call: int = default_frames_per_call(info) if frames_per_call is None else frames_per_call
         # LSTM state (h, c) in two slots: a call reads slot `_slot` and writes the other one.
         self._states = [tuple(np.zeros(info.state_shape, dtype=np.float32) for _ in "hc") for _ in range(2)]
         self._slot = 0
         self._feed: dict[str, np.ndarray] = {}  # session.run inputs; h and c are the current slot's
         # The bound input of a full group; its first `_held` rows are the frames waiting for one.
-        self._group_features = np.zeros((1, self.frames_per_call, info.frontend.n_mfcc), dtype=np.float32)
+        self._group_features = np.zeros((1, self.frames_per_call, info.step_width), dtype=np.float32)
         self._held = 0
         self._group_scores = np.zeros((1, self.frames_per_call, self.num_classes), dtype=np.float32)
         self._bindings = [self._bind(slot) for slot in (0, 1)] if self.frames_per_call else []
@@ -205,6 +216,8 @@ class StreamingClassifier:
     @property
     def pending_frames(self) -> int:
         """Complete frames not yet scored (always < frames_per_call): waiting as features or as samples."""
+        if isinstance(self._frontend, StackedStreamingMfcc):
+            return self._held + self._frontend.pending_steps
         return self._held + num_frames(self._frontend.buffered_samples, self.info.frontend)
 
     def _run_group(self) -> np.ndarray:
@@ -217,7 +230,7 @@ class StreamingClassifier:
         return self._group_scores[0].copy()  # the buffer is reused by the next call
 
     def _run(self, features: np.ndarray) -> np.ndarray:
-        """One model call on any number of `features` (frames, n_mfcc) from the current state."""
+        """One model call on any number of `features` (frames, step_width) from the current state."""
         slot, feed = self._slot, self._feed
         feed[INPUT_FEATURES] = features[None]
         outputs, h_out, c_out = self._session.run(self._outputs, feed)

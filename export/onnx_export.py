@@ -37,6 +37,8 @@ class StreamingGraph(nn.Module):
     transposed. The feature normalisation stays an explicit step: folded into the first layer's
     weights it would leave int8 quantization one scale for raw MFCCs whose ranges differ tenfold
     (the first coefficient spans hundreds), and int8/fp32 label agreement fell from 99.6 to 96.7 %.
+    A model that stacks k frames per step takes rows of k frames side by side (its mean and std
+    are tiled k times), so the graph never needs to know k.
     """
 
     def __init__(self, model: KeywordLSTM) -> None:
@@ -44,8 +46,9 @@ class StreamingGraph(nn.Module):
         trained = model.lstm
         self.lstm = nn.LSTM(trained.input_size, trained.hidden_size, num_layers=trained.num_layers)
         self.lstm.load_state_dict(trained.state_dict())
-        self.register_buffer("feature_mean", model.feature_mean.clone())
-        self.register_buffer("feature_std", model.feature_std.clone())
+        stack = model.cfg.frame_stack
+        self.register_buffer("feature_mean", model.feature_mean.repeat(stack))
+        self.register_buffer("feature_std", model.feature_std.repeat(stack))
         self.classifier = copy.deepcopy(model.classifier)
         self.eval()
 
@@ -61,7 +64,7 @@ def export_fp32(model: KeywordLSTM, path: Path) -> None:
     model = model.eval()
     cfg = model.cfg
     h, c = model.zero_state(1)
-    example = torch.zeros(1, 4, cfg.n_features)
+    example = torch.zeros(1, 4, cfg.step_width)
     with warnings.catch_warnings():
         # The legacy TorchScript exporter is chosen on purpose: it keeps the LSTM's frame axis dynamic.
         warnings.simplefilter("ignore")
@@ -138,7 +141,8 @@ def export_checkpoint(
     quantize_int8(fp32_path, int8_path, reduce_range=reduce_range, per_channel=per_channel)
     for path, precision in ((fp32_path, "fp32"), (int8_path, "int8")):
         metadata = build_metadata(
-            model.cfg.labels, mfcc_cfg, state_shape, thresholds, version, precision, extra_metadata
+            model.cfg.labels, mfcc_cfg, state_shape, thresholds, version, precision, extra_metadata,
+            frame_stack=model.cfg.frame_stack,
         )
         write_metadata(path, metadata)
     return fp32_path, int8_path

@@ -9,8 +9,9 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from audio_lstm.decisions import clip_label
+from audio_lstm.decisions import clip_label, smoothing_frames_for
 from audio_lstm.features import MfccConfig, mfcc
+from audio_lstm.frame_stack import stack_frames
 from audio_lstm.model import KeywordLSTM
 
 TORCH_TOLERANCE = 1e-4  # max |score difference| allowed between torch and fp32 ONNX
@@ -75,9 +76,11 @@ def check_parity(
     model: KeywordLSTM, mfcc_cfg: MfccConfig, fp32_path: Path, int8_path: Path, clips: np.ndarray, seed: int = 0
 ) -> ParityReport:
     """Compare torch, fp32 and int8 on `clips` (clips, samples) of validation audio."""
+    stack = model.cfg.frame_stack
     features = [mfcc(clip, mfcc_cfg) for clip in clips]
     fp32, int8 = OnnxScorer(fp32_path), OnnxScorer(int8_path)
     labels = model.cfg.labels
+    smoothing = smoothing_frames_for(stack * mfcc_cfg.hop_length / mfcc_cfg.sample_rate)
     torch_diff, streaming_diff, agree = 0.0, 0.0, 0
     rng = np.random.default_rng(seed)
     model = model.eval()
@@ -85,9 +88,10 @@ def check_parity(
         with torch.no_grad():
             logits, _ = model(torch.from_numpy(frames)[None])
             reference = torch.softmax(logits, -1)[0].numpy()
+        frames = stack_frames(frames, stack)  # the graph's rows: one model step each
         scores = fp32.run(frames)
         torch_diff = max(torch_diff, float(np.abs(scores - reference).max()))
-        agree += clip_label(scores, labels)[0] == clip_label(int8.run(frames), labels)[0]
+        agree += clip_label(scores, labels, smoothing)[0] == clip_label(int8.run(frames), labels, smoothing)[0]
         if index < 32:
             chunks = list(rng.integers(1, 12, size=len(frames)))
             streaming_diff = max(streaming_diff, float(np.abs(fp32.run(frames, chunks) - scores).max()))

@@ -32,8 +32,7 @@ def test_signal(seconds: float = 1.0, sample_rate: int = 16000, seed: int = 0) -
 test_signal.__test__ = False  # a helper, not a test
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+def export_tiny_model(out_dir: Path, frame_stack: int = 1) -> TinyModel:
     """A random-weight KeywordLSTM (hidden 16, 1 layer) exported as fp32 and int8 ONNX.
 
     Feature normalisation is set from real MFCC statistics so the scores move with the audio
@@ -45,16 +44,28 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     from audio_lstm.model import KeywordLSTM, ModelConfig
 
     torch.manual_seed(1234)
-    model = KeywordLSTM(ModelConfig(hidden_size=16, num_layers=1)).eval()
+    model = KeywordLSTM(ModelConfig(hidden_size=16, num_layers=1, frame_stack=frame_stack)).eval()
     features = mfcc(test_signal(3.0, seed=1), MfccConfig())
     with torch.no_grad():
         model.feature_mean.copy_(torch.from_numpy(features.mean(axis=0)))
         model.feature_std.copy_(torch.from_numpy(features.std(axis=0) + 1e-3))
         for name, parameter in model.named_parameters():  # bigger weights: livelier random outputs
             parameter.mul_(3.0)
-    out_dir = tmp_path_factory.mktemp("tiny_model")
     fp32, int8 = export_checkpoint(model, MfccConfig(), out_dir, "tiny", model_version="test")
+    torch.save(model.state_dict(), out_dir / "tiny.state.pt")  # for tests that compare with torch
     return TinyModel(fp32, int8)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    """The tiny model with one MFCC frame per step (see `export_tiny_model`)."""
+    return export_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def stacked_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    """The tiny model stepping on 3 stacked frames (30 ms per step)."""
+    return export_tiny_model(tmp_path_factory.mktemp("stacked_model"), frame_stack=3)
 
 
 @pytest.fixture

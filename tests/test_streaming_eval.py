@@ -145,10 +145,11 @@ def test_hits_false_accepts_false_rejects_and_delays_are_exact() -> None:
     assert strict.false_accept_causes == (("background", 1),)
 
 
-def test_emitted_time_is_when_listen_returns_the_event(tiny_model) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("fixture", ["tiny_model", "stacked_model"])
+def test_emitted_time_is_when_listen_returns_the_event(fixture: str, request: pytest.FixtureRequest) -> None:
     """Stored scores replayed through the Detector give the events that 80 ms live chunks give, and
-    the clock predicts the sample position at which each is returned."""
-    classifier = StreamingClassifier(tiny_model.int8)
+    the clock predicts the sample position at which each is returned (10 ms and 30 ms steps)."""
+    classifier = StreamingClassifier(request.getfixturevalue(fixture).int8)
     noise = NoiseBank.from_arrays([np.random.default_rng(5).standard_normal(2 * RATE).astype(np.float32) * 0.05])
     plan = plan_streams(CLIPS, StreamingEvalConfig(hours=0.01, scene_seconds=12.0), RATE)
     audio = np.concatenate(list(iter_stream(plan, CLIPS, noise)))
@@ -162,7 +163,9 @@ def test_emitted_time_is_when_listen_returns_the_event(tiny_model) -> None:  # n
     stored = score_stream(classifier, iter_stream(plan, CLIPS, noise), 1280)
     events = replay(make_detector(classifier, thresholds), stored)
     assert [event for event, _ in live] == events[: len(live)]
-    clock = ReportClock(RATE, 160, 512, 5, classifier.frames_per_call, 1280, plan.seconds)
+    info = classifier.info
+    clock = ReportClock(RATE, info.step_hop, info.step_span, classifier.smoothing_frames, classifier.frames_per_call,
+                        1280, plan.seconds)
     assert [clock.emitted_s(event) for event, _ in live] == pytest.approx([when for _, when in live])
 
 
