@@ -4,7 +4,8 @@ A stream is background (a noise-bank segment at a random level, near-silence or 
 with 0..max_clips clips placed at random non-overlapping offsets, each mixed at a random SNR.
 Frame ``i`` is labelled by the time of its END sample, ``i * hop + n_fft``: a word's frames are
 ignored (-100) from its onset until the model can know it, then carry its label until a short
-tail after the word ends; everything else is `_silence_`.
+tail after the word ends; everything else is `_silence_`. With `unknown_from_onset`, unknown
+words are labelled from their onset instead: no keyword may fire anywhere inside them.
 
 Rooms and microphones (audio_lstm/rooms.py): a placed clip may be convolved with one RIR of the
 sampler's bank (direct path at lag 0, so the word onset and the targets do not move) and the
@@ -23,7 +24,7 @@ from audio_lstm.augment import NoiseBank, change_speed, db_to_gain, random_noise
 from audio_lstm.clip_audio import CLIP_SECONDS, load_clips
 from audio_lstm.data import Clip
 from audio_lstm.features import MfccConfig, num_frames
-from audio_lstm.labels import SILENCE
+from audio_lstm.labels import SILENCE, UNKNOWN
 from audio_lstm.rooms import MicConfig, Microphone, RirBank, RoomConfig, apply_microphone, random_microphone, reverberate
 
 IGNORE_INDEX = -100  # target of frames left out of the loss
@@ -40,6 +41,9 @@ class StreamConfig:
     digital_silence_probability: float = 0.05  # background is exact zeros
     lead_seconds: float = 0.2  # positive frames start max(a + lead, b - lead) (clipped to <= b)
     tail_seconds: float = 0.25  # positive frames continue until b + tail
+    # True: unknown words carry their label from the onset instead of being ignored until near
+    # their end, so a keyword firing anywhere inside another word is a training error
+    unknown_from_onset: bool = False
     empty_probability: float = 0.05  # stream with no clip at all (background only)
     background_dbfs: tuple[float, float] = (-60.0, -25.0)  # RMS of a noise background, dBFS
     near_silence_dbfs: tuple[float, float] = (-90.0, -65.0)  # RMS of the dither of a clean stream
@@ -96,19 +100,21 @@ def frame_targets(
     silence_index: int,
     lead: int,
     tail: int,
+    onset_labels: frozenset[int] = frozenset(),
 ) -> np.ndarray:
     """Per-frame targets (int64) of a stream of `num_samples` samples.
 
     `spans` holds (label index, a, b): word activity [a, b) in stream samples. Frames whose end
     sample lies in [a, start) are IGNORE_INDEX, those in [start, b + tail] get the label, with
-    start = min(max(a + lead, b - lead), b). Later spans overwrite earlier ones; the rest is silence.
+    start = min(max(a + lead, b - lead), b); labels in `onset_labels` carry their label from `a`
+    instead. Later spans overwrite earlier ones; the rest is silence.
     """
     count = num_frames(num_samples, mfcc)
     ends = np.arange(count, dtype=np.int64) * mfcc.hop_length + mfcc.n_fft
     targets = np.full(count, silence_index, dtype=np.int64)
     for label, a, b in spans:
         start = min(max(a + lead, b - lead), b)
-        targets[(ends >= a) & (ends < start)] = IGNORE_INDEX
+        targets[(ends >= a) & (ends < start)] = label if label in onset_labels else IGNORE_INDEX
         targets[(ends >= start) & (ends <= b + tail)] = label
     return targets
 
@@ -140,6 +146,8 @@ class StreamSampler:
         self.cfg = cfg
         self.seed = seed
         self.silence_index = self.labels.index(SILENCE)
+        onset = cfg.unknown_from_onset and UNKNOWN in self.labels
+        self.onset_labels = frozenset({self.labels.index(UNKNOWN)} if onset else ())
         rate = mfcc.sample_rate
         self.clip_length = int(round(CLIP_SECONDS * rate))
         self.length = int(round(cfg.seconds * rate))
@@ -283,7 +291,8 @@ class StreamSampler:
         peak = float(np.abs(audio).max()) if len(audio) else 0.0
         if peak > 0.99:
             audio *= np.float32(0.99 / peak)
-        return audio, frame_targets(len(audio), spans, self.mfcc, self.silence_index, self.lead, self.tail)
+        return audio, frame_targets(len(audio), spans, self.mfcc, self.silence_index, self.lead, self.tail,
+                                          self.onset_labels)
 
     def sample(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One stream: audio float32 (N,), targets int64 (num_frames(N, mfcc),).

@@ -78,6 +78,15 @@ def test_frame_targets_lead_and_tail() -> None:
     assert np.all(short[(ends >= 11000) & (ends <= 15000)] == 3)
 
 
+def test_onset_labels_are_labelled_from_the_onset() -> None:
+    ends = np.arange(297) * 160 + 512
+    spans = [(3, 10000, 20000), (10, 30000, 40000)]  # a keyword, then an unknown word
+    targets = frame_targets(48000, spans, MFCC, 11, 3200, 4000, onset_labels=frozenset({10}))
+    assert np.all(targets[(ends >= 10000) & (ends < 16800)] == IGNORE_INDEX)  # the keyword waits as before
+    assert np.all(targets[(ends >= 30000) & (ends <= 44000)] == 10)  # the unknown word: onset to tail
+    assert np.array_equal(targets[ends < 30000], frame_targets(48000, spans[:1], MFCC, 11, 3200, 4000)[ends < 30000])
+
+
 def test_render_places_tone_and_targets_exactly(tmp_path: Path) -> None:
     path = tone_clip(tmp_path / "yes" / "t.flac", rate=44100, channels=2)  # resampled on load
     sampler = StreamSampler([clip(path, "yes")], NoiseBank.from_arrays([]), LABELS, MFCC, ZERO, seed=0)
@@ -91,6 +100,17 @@ def test_render_places_tone_and_targets_exactly(tmp_path: Path) -> None:
     ends = np.arange(len(targets)) * 160 + 512
     assert set(targets[(ends >= 14400) & (ends < 17600)]) == {IGNORE_INDEX}
     assert set(targets[(ends >= 17600) & (ends <= 23200)]) == {LABELS.index("yes")}
+
+
+@pytest.mark.parametrize("from_onset", [False, True])
+def test_unknown_words_from_onset_only_when_asked(tmp_path: Path, from_onset: bool) -> None:
+    path = tone_clip(tmp_path / "_unknown_" / "t.flac")
+    cfg = replace(ZERO, unknown_from_onset=from_onset)
+    sampler = StreamSampler([clip(path, "_unknown_")], NoiseBank.from_arrays([]), LABELS, MFCC, cfg, seed=0)
+    _, targets = sampler.render(np.zeros(48000, dtype=np.float32), [Placement(0, 8000, 1.0)])
+    ends = np.arange(len(targets)) * 160 + 512
+    inside = set(targets[(ends >= 8000 + TONE_START) & (ends < 17600)])  # from the onset to b - lead
+    assert inside == ({LABELS.index("_unknown_")} if from_onset else {IGNORE_INDEX})
 
 
 def test_sample_targets_follow_the_placed_tone(tmp_path: Path) -> None:
