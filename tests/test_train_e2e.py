@@ -103,3 +103,21 @@ def test_ema_changes_the_saved_weights_not_the_training(tmp_path: Path) -> None:
     weights = [torch.load(tmp_path / name / "best.pt", weights_only=True)["state_dict"] for name in ("raw", "ema")]
     assert weights[0]["feature_mean"].equal(weights[1]["feature_mean"])
     assert not weights[0]["classifier.weight"].equal(weights[1]["classifier.weight"])
+
+
+def test_stacked_model_with_unknown_onset_trains_exports_and_runs(tmp_path: Path) -> None:
+    from audio_lstm.device.runtime import StreamingClassifier
+    from audio_lstm.model import load_checkpoint
+
+    data = tmp_path / "data"
+    write_corpus(data, speakers=12)
+    args = [str(data), "--out", str(tmp_path / "run"), "--frame-stack", "3", "--unknown-from-onset", "--epochs", "1",
+            "--steps-per-epoch", "2", "--batch-size", "8", "--hidden", "16", "--layers", "1", "--workers", "0",
+            "--no-progress"]
+    assert train_main(args) == 0
+    model, _, extra = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert model.cfg.frame_stack == 3 and extra["train_config"]["stream"]["unknown_from_onset"] is True
+    assert export_main([str(tmp_path / "run" / "best.pt"), "--skip-parity"]) == 0
+    classifier = StreamingClassifier(tmp_path / "run" / "model.int8.onnx")
+    assert classifier.info.frame_stack == 3
+    assert classifier.predict_clip(np.zeros(16000, dtype=np.float32)).shape == (32, 13)  # 97 frames -> 32 steps
