@@ -96,10 +96,7 @@ def format_glass(figures: dict[str, Any]) -> str:
 
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
-    value = non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+    return number_in(text, lambda value: 0 < value < math.inf, "a positive number")
 
 
 def non_negative_float(text: str) -> float:

@@ -304,5 +304,6 @@ def test_bad_input_exits_2_with_one_line(tiny_model, tiny_data, tmp_path, capsys
                                  "to place in the streams"]
     code, _, err = run(capsys, tiny_model.int8, tiny_data, "--write-thresholds")
     assert code == 2 and err == ["audio-lstm evaluate: --write-thresholds needs --streaming"]
-    code, _, err = run(capsys, tiny_model.int8, tiny_data, "--streaming", "--hours", "0")
-    assert code == 2 and err[-1].endswith("argument --hours: expected a positive number, got '0'")
+    for hours in ("0", "-1"):  # both are told what is wanted: a positive number
+        code, _, err = run(capsys, tiny_model.int8, tiny_data, "--streaming", "--hours", hours)
+        assert code == 2 and err[-1].endswith(f"argument --hours: expected a positive number, got '{hours}'")
