@@ -115,6 +115,7 @@ def load_checkpoint(path: Path | str) -> tuple[KeywordLSTM, MfccConfig, dict[str
     try:
         values = dict(blob["model_config"])
         values["labels"] = tuple(values["labels"])
+        values.setdefault("frame_stack", 1)  # checkpoints written before frame stacking: one frame per step
         model = KeywordLSTM(ModelConfig(**values))
         model.load_state_dict(blob["state_dict"])
         mfcc_cfg = MfccConfig.from_dict(blob["mfcc_config"])

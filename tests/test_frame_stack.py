@@ -123,3 +123,17 @@ def test_train_refuses_a_bad_frame_stack(bad: str, capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit):
         train_main(["data", "--frame-stack", bad])
     assert f"--frame-stack: expected a positive integer, got '{bad}'" in capsys.readouterr().err
+
+
+def test_checkpoint_from_before_frame_stacking_loads_with_one_frame_per_step(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from audio_lstm.model import load_checkpoint, save_checkpoint
+
+    model = KeywordLSTM(ModelConfig(hidden_size=8, num_layers=1, frame_stack=1))
+    save_checkpoint(tmp_path / "old.pt", model, MfccConfig())
+    blob = torch.load(tmp_path / "old.pt", weights_only=True)
+    blob["model_config"] = {k: v for k, v in asdict(model.cfg).items() if k != "frame_stack"}  # the old format
+    torch.save(blob, tmp_path / "old.pt")
+    loaded, _, _ = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.cfg.frame_stack == 1 and loaded.lstm.input_size == 20
