@@ -22,8 +22,9 @@ class ModelConfig:
     hidden_size: int = 96  # LSTM units per layer; the main size knob (params grow ~quadratically)
     num_layers: int = 2  # stacked LSTM layers
     dropout: float = 0.2  # between LSTM layers and before the classifier, training only
-    # MFCC frames concatenated into one LSTM step: 1 steps every 10 ms hop; 3 steps every 30 ms on
-    # 3 stacked frames (a third of the LSTM work, and a third as many steps to carry a word across)
+    # MFCC frames concatenated into one LSTM step: 1 = a step every 10 ms hop; 3 = a step every 30 ms
+    # on 3 frames (a third of the LSTM work; clip accuracy within noise, but "on" and "go" missed
+    # more often in streams: r13/r15 vs r8 in the README's model card)
     frame_stack: int = 1
     labels: tuple[str, ...] = LABELS  # output classes, in score order
 
@@ -45,8 +46,8 @@ class KeywordLSTM(nn.Module):
     """Normalised MFCC frames -> LSTM -> per-step class logits, with explicit (h, c) state.
 
     One step covers `cfg.frame_stack` consecutive frames (their features concatenated); frames
-    left over after the last whole step are dropped. Feature normalisation (per-coefficient mean and std from the training set) is part of
-    the model, so the exported graph takes raw MFCC frames.
+    left over after the last whole step are dropped. Feature normalisation (per-coefficient mean
+    and std from the training set) is part of the model, so the exported graph takes raw MFCC frames.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -78,7 +79,8 @@ class KeywordLSTM(nn.Module):
         normalised = (features - self.feature_mean) / self.feature_std
         if self.cfg.frame_stack > 1:
             steps = features.shape[1] // self.cfg.frame_stack
-            normalised = normalised[:, : steps * self.cfg.frame_stack].reshape(len(features), steps, self.cfg.step_width)
+            whole = normalised[:, : steps * self.cfg.frame_stack]
+            normalised = whole.reshape(len(features), steps, self.cfg.step_width)
         hidden, new_state = self.lstm(normalised, state)
         return self.classifier(self.dropout(hidden)), new_state
 
