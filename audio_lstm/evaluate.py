@@ -24,11 +24,11 @@ import numpy as np
 from audio_lstm.data import Corpus
 from audio_lstm.device.options import number_in
 from audio_lstm.device.runtime import StreamingClassifier
+from audio_lstm.frame_stack import step_smoothing
 from audio_lstm.labels import GLASS, LABELS, SILENCE
 from audio_lstm.sources import LAYOUTS
 from audio_lstm.det import ClassOutcome, plot_det
 from audio_lstm.streaming_eval import StreamingEvalConfig, StreamingResult, background_paths, evaluate_streaming
-from audio_lstm.decisions import smoothing_frames_for
 from audio_lstm.validation import BatchScorer, ClipReport, ClipSet, evaluate_clips
 
 PROG = "audio-lstm evaluate"
@@ -49,8 +49,7 @@ def torch_scorer(path: Path) -> tuple[BatchScorer, tuple[str, ...], int, int]:
             logits, _ = model(frontend(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))))
             return torch.softmax(logits, -1).numpy()
 
-    step_seconds = model.cfg.frame_stack * mfcc_cfg.hop_length / mfcc_cfg.sample_rate
-    return score, model.cfg.labels, mfcc_cfg.sample_rate, smoothing_frames_for(step_seconds)
+    return score, model.cfg.labels, mfcc_cfg.sample_rate, step_smoothing(mfcc_cfg, model.cfg.frame_stack)
 
 
 def onnx_scorer(path: Path, threads: int = 1) -> tuple[BatchScorer, tuple[str, ...], int, int]:

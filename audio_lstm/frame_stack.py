@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from audio_lstm.decisions import smoothing_frames_for
 from audio_lstm.features import MfccConfig, StreamingMfcc, num_frames
 
 
@@ -17,6 +18,11 @@ def stack_frames(frames: np.ndarray, stack: int) -> np.ndarray:
     """(frames, n) -> (frames // stack, stack * n): consecutive frames side by side, the rest dropped."""
     steps = len(frames) // stack
     return np.ascontiguousarray(frames[: steps * stack]).reshape(steps, stack * frames.shape[1])
+
+
+def step_smoothing(cfg: MfccConfig, stack: int) -> int:
+    """Moving-average length, in steps, for scores of a model that stacks `stack` frames."""
+    return smoothing_frames_for(stack * cfg.hop_length / cfg.sample_rate)
 
 
 class StackedStreamingMfcc:

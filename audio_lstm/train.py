@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from audio_lstm.augment import NoiseBank
 from audio_lstm.data import Clip, Corpus
-from audio_lstm.decisions import smoothing_frames_for
 from audio_lstm.features import MfccConfig
+from audio_lstm.frame_stack import step_smoothing
 from audio_lstm.model import KeywordLSTM, ModelConfig, count_parameters, save_checkpoint
 from audio_lstm.streams import StreamConfig, StreamSampler
 from audio_lstm.torch_features import SpecAugmentConfig, TorchMfcc
@@ -152,7 +152,7 @@ def train(
     batches = iter(loader)
     averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)) if cfg.ema_decay > 0 else None
     scored: KeywordLSTM = averaged.module if averaged is not None else model  # what is validated and saved
-    smoothing = smoothing_frames_for(model_cfg.frame_stack * mfcc_cfg.hop_length / mfcc_cfg.sample_rate)
+    smoothing = step_smoothing(mfcc_cfg, model_cfg.frame_stack)
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"val_accuracy": -1.0}
     state = None
