@@ -211,6 +211,11 @@ class StreamingMfcc:
         """Samples held back for the next frame."""
         return self._held
 
+    @property
+    def pending_frames(self) -> int:
+        """Complete frames in the held samples (not yet returned while `process` waits for `min_frames`)."""
+        return num_frames(self._held, self.cfg)
+
     def process(self, chunk: np.ndarray, min_frames: int = 1) -> np.ndarray:
         """Append a chunk (int16 or float, mono) and return the new frames (T, n_mfcc).
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from audio_lstm.decisions import smoothing_frames_for
-from audio_lstm.features import MfccConfig, StreamingMfcc, num_frames
+from audio_lstm.features import MfccConfig, StreamingMfcc
 
 
 def stack_frames(frames: np.ndarray, stack: int) -> np.ndarray:
@@ -52,9 +52,9 @@ class StackedStreamingMfcc:
         return self._mfcc.buffered_samples
 
     @property
-    def pending_steps(self) -> int:
-        """Complete steps that waiting frames plus buffered samples would give now."""
-        return (len(self._waiting) + num_frames(self._mfcc.buffered_samples, self.cfg)) // self.stack
+    def pending_frames(self) -> int:
+        """Complete steps (this front end's rows) that waiting frames plus held samples would give now."""
+        return (len(self._waiting) + self._mfcc.pending_frames) // self.stack
 
     def process(self, chunk: np.ndarray, min_frames: int = 1) -> np.ndarray:
         """Feed samples; return the whole steps now complete, or none until `min_frames` steps are."""

@@ -41,9 +41,9 @@ def test_stacked_front_end_is_chunk_invariant_and_waits_for_whole_steps() -> Non
     np.testing.assert_allclose(np.concatenate(parts), expected, atol=1e-5)
     frontend.reset()
     assert len(frontend.process(audio[:3000], min_frames=6)) == 0  # 17 frames: only 5 whole steps
-    assert frontend.pending_steps == 5
+    assert frontend.pending_frames == 5
     assert len(frontend.process(audio[3000:3500], min_frames=6)) == 6  # 20 frames: 6 steps, 2 wait
-    assert frontend.pending_steps == 0
+    assert frontend.pending_frames == 0
     with pytest.raises(ValueError, match="stack must be >= 2"):
         StackedStreamingMfcc(MfccConfig(), 1)
     assert isinstance(StreamingMfcc(MfccConfig()), StreamingMfcc)
