@@ -26,8 +26,9 @@ from audio_lstm.augment import NoiseBank
 from audio_lstm.data import Clip, Corpus
 from audio_lstm.features import MfccConfig
 from audio_lstm.frame_stack import step_smoothing
+from audio_lstm.labels import SILENCE, UNKNOWN
 from audio_lstm.model import KeywordLSTM, ModelConfig, count_parameters, save_checkpoint
-from audio_lstm.streams import StreamConfig, StreamSampler
+from audio_lstm.streams import NOT_KEYWORD_INDEX, StreamConfig, StreamSampler
 from audio_lstm.torch_features import SpecAugmentConfig, TorchMfcc
 from audio_lstm.validation import ClipSet, evaluate_clips
 
@@ -142,7 +143,8 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.learning_rate, total_steps=cfg.epochs * steps)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=-100)
+    not_keyword = torch.tensor([model_cfg.labels.index(x) for x in (UNKNOWN, SILENCE) if x in model_cfg.labels],
+                               device=device)
     loader = DataLoader(
         StreamDataset(sampler, cfg.seed),
         batch_size=cfg.batch_size,
@@ -172,7 +174,7 @@ def train(
             with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
                 logits, new_state = model(frontend(audio, cfg.spec_augment), state)
                 targets = step_targets(targets, model_cfg.frame_stack, logits.shape[1])
-                loss = loss_fn(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1))
+                loss = stream_loss(logits, targets, not_keyword)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -200,6 +202,20 @@ def train(
         plot_curves(history, run_dir / "curves.png")
         (run_dir / "metrics.json").write_text(json.dumps({**meta, "history": history, "best": best}, indent=2))
     return {**meta, "history": history, "best": best}
+
+
+def stream_loss(logits: torch.Tensor, targets: torch.Tensor, not_keyword: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the steps that have a target.
+
+    A step whose target is NOT_KEYWORD_INDEX scores the summed probability of the `not_keyword`
+    classes (any of them is right); IGNORE_INDEX (any other negative) steps are left out.
+    """
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    hard, soft = targets >= 0, targets == NOT_KEYWORD_INDEX
+    picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    pooled = torch.logsumexp(log_probs[..., not_keyword], dim=-1)
+    losses = torch.where(hard, -picked, torch.where(soft, -pooled, torch.zeros_like(picked)))
+    return losses.sum() / (hard | soft).sum().clamp(min=1)
 
 
 def step_targets(frame_targets: torch.Tensor, frame_stack: int, steps: int) -> torch.Tensor:

@@ -28,6 +28,7 @@ def ema_decay(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from audio_lstm.device.options import positive_int
     from audio_lstm.model import ModelConfig
+    from audio_lstm.streams import UNKNOWN_ONSET_TARGETS
     from audio_lstm.train import TrainConfig
 
     model, train = ModelConfig(), TrainConfig()
@@ -56,10 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--label-weight", action="append", type=label_weight, default=None, metavar="LABEL=W",
                         help="relative draw weight of a label's clips (repeatable; others 1; default: "
                              + ", ".join(f"{label}={weight:g}" for label, weight in train.stream.label_weights) + ")")
-    parser.add_argument("--unknown-from-onset", action=argparse.BooleanOptionalAction,
-                        default=train.stream.unknown_from_onset,
-                        help="label unknown words from their onset, not only near their end, so keywords "
-                             "learn not to fire inside other words")
+    parser.add_argument("--unknown-onset", choices=UNKNOWN_ONSET_TARGETS, default=train.stream.unknown_onset,
+                        help="target of unknown words' early frames: ignore (like keywords'), unknown, or "
+                             "not_keyword (unknown or silence), so keywords learn not to fire inside other "
+                             f"words (default: {train.stream.unknown_onset})")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         steps_per_epoch=args.steps_per_epoch, ema_decay=args.ema_decay, num_workers=args.workers, seed=args.seed,
         spec_augment=dataclasses.replace(TrainConfig().spec_augment, probability=args.spec_augment),
         stream=dataclasses.replace(TrainConfig().stream, generated_share=args.generated_share,
-                                   label_weights=weights, unknown_from_onset=args.unknown_from_onset),
+                                   label_weights=weights, unknown_onset=args.unknown_onset),
     )
     extra = {"data": [str(path.resolve()) for path in args.data], "layout": args.layout}
     metrics = train(corpus, args.out, model, mfcc, cfg, device=args.device,

@@ -17,6 +17,7 @@ from audio_lstm.features import MfccConfig, num_frames
 from audio_lstm.labels import LABELS, SILENCE
 from audio_lstm.streams import (
     IGNORE_INDEX,
+    NOT_KEYWORD_INDEX,
     Placement,
     StreamConfig,
     StreamSampler,
@@ -78,12 +79,14 @@ def test_frame_targets_lead_and_tail() -> None:
     assert np.all(short[(ends >= 11000) & (ends <= 15000)] == 3)
 
 
-def test_onset_labels_are_labelled_from_the_onset() -> None:
+@pytest.mark.parametrize("onset_target", [10, NOT_KEYWORD_INDEX])
+def test_onset_targets_cover_the_onset(onset_target: int) -> None:
     ends = np.arange(297) * 160 + 512
     spans = [(3, 10000, 20000), (10, 30000, 40000)]  # a keyword, then an unknown word
-    targets = frame_targets(48000, spans, MFCC, 11, 3200, 4000, onset_labels=frozenset({10}))
+    targets = frame_targets(48000, spans, MFCC, 11, 3200, 4000, onset_targets={10: onset_target})
     assert np.all(targets[(ends >= 10000) & (ends < 16800)] == IGNORE_INDEX)  # the keyword waits as before
-    assert np.all(targets[(ends >= 30000) & (ends <= 44000)] == 10)  # the unknown word: onset to tail
+    assert np.all(targets[(ends >= 30000) & (ends < 36800)] == onset_target)  # the unknown word's onset
+    assert np.all(targets[(ends >= 36800) & (ends <= 44000)] == 10)  # then its label, up to the tail
     assert np.array_equal(targets[ends < 30000], frame_targets(48000, spans[:1], MFCC, 11, 3200, 4000)[ends < 30000])
 
 
@@ -102,15 +105,18 @@ def test_render_places_tone_and_targets_exactly(tmp_path: Path) -> None:
     assert set(targets[(ends >= 17600) & (ends <= 23200)]) == {LABELS.index("yes")}
 
 
-@pytest.mark.parametrize("from_onset", [False, True])
-def test_unknown_words_from_onset_only_when_asked(tmp_path: Path, from_onset: bool) -> None:
+@pytest.mark.parametrize("onset, expected", [("ignore", IGNORE_INDEX), ("unknown", LABELS.index("_unknown_")),
+                                              ("not_keyword", NOT_KEYWORD_INDEX)])
+def test_unknown_onset_target_follows_the_config(tmp_path: Path, onset: str, expected: int) -> None:
     path = tone_clip(tmp_path / "_unknown_" / "t.flac")
-    cfg = replace(ZERO, unknown_from_onset=from_onset)
+    cfg = replace(ZERO, unknown_onset=onset)
     sampler = StreamSampler([clip(path, "_unknown_")], NoiseBank.from_arrays([]), LABELS, MFCC, cfg, seed=0)
     _, targets = sampler.render(np.zeros(48000, dtype=np.float32), [Placement(0, 8000, 1.0)])
     ends = np.arange(len(targets)) * 160 + 512
     inside = set(targets[(ends >= 8000 + TONE_START) & (ends < 17600)])  # from the onset to b - lead
-    assert inside == ({LABELS.index("_unknown_")} if from_onset else {IGNORE_INDEX})
+    assert inside == {expected}
+    with pytest.raises(ValueError, match="unknown_onset must be one of"):
+        replace(ZERO, unknown_onset="from_onset")
 
 
 def test_sample_targets_follow_the_placed_tone(tmp_path: Path) -> None:

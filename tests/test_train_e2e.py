@@ -111,13 +111,39 @@ def test_stacked_model_with_unknown_onset_trains_exports_and_runs(tmp_path: Path
 
     data = tmp_path / "data"
     write_corpus(data, speakers=12)
-    args = [str(data), "--out", str(tmp_path / "run"), "--frame-stack", "3", "--unknown-from-onset", "--epochs", "1",
+    args = [str(data), "--out", str(tmp_path / "run"), "--frame-stack", "3", "--unknown-onset", "not_keyword",
+            "--epochs", "1",
             "--steps-per-epoch", "2", "--batch-size", "8", "--hidden", "16", "--layers", "1", "--workers", "0",
             "--no-progress"]
     assert train_main(args) == 0
     model, _, extra = load_checkpoint(tmp_path / "run" / "best.pt")
-    assert model.cfg.frame_stack == 3 and extra["train_config"]["stream"]["unknown_from_onset"] is True
+    assert model.cfg.frame_stack == 3 and extra["train_config"]["stream"]["unknown_onset"] == "not_keyword"
     assert export_main([str(tmp_path / "run" / "best.pt"), "--skip-parity"]) == 0
     classifier = StreamingClassifier(tmp_path / "run" / "model.int8.onnx")
     assert classifier.info.frame_stack == 3
     assert classifier.predict_clip(np.zeros(16000, dtype=np.float32)).shape == (32, 13)  # 97 frames -> 32 steps
+
+
+def test_stream_loss_is_cross_entropy_with_a_not_keyword_target() -> None:
+    import torch
+
+    from audio_lstm.streams import IGNORE_INDEX, NOT_KEYWORD_INDEX
+    from audio_lstm.train import stream_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(3, 7, 13)
+    targets = torch.randint(0, 13, (3, 7))
+    targets[0, :2] = IGNORE_INDEX
+    not_keyword = torch.tensor([10, 11])
+    expected = torch.nn.functional.cross_entropy(logits.reshape(-1, 13), targets.reshape(-1), ignore_index=-100)
+    assert torch.allclose(stream_loss(logits, targets, not_keyword), expected)
+    # A not-keyword step is right when unknown OR silence holds the mass; a keyword's mass is wrong.
+    step = torch.full((1, 1, 13), -20.0)
+    silent, unknown, keyword = step.clone(), step.clone(), step.clone()
+    silent[..., 11], unknown[..., 10], keyword[..., 3] = 20.0, 20.0, 20.0
+    soft = torch.tensor([[NOT_KEYWORD_INDEX]])
+    assert stream_loss(silent, soft, not_keyword) < 1e-6 and stream_loss(unknown, soft, not_keyword) < 1e-6
+    assert stream_loss(keyword, soft, not_keyword) == pytest.approx(40.0 - np.log(2), abs=1e-3)  # two at -40
+    assert stream_loss(silent, torch.tensor([[10]]), not_keyword) == pytest.approx(40.0, abs=1e-3)  # hard target
+    half = torch.zeros(1, 1, 13)  # uniform: -log(2 / 13)
+    assert stream_loss(half, soft, not_keyword).item() == pytest.approx(-np.log(2 / 13), rel=1e-5)
