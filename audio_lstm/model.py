@@ -22,10 +22,10 @@ class ModelConfig:
     hidden_size: int = 96  # LSTM units per layer; the main size knob (params grow ~quadratically)
     num_layers: int = 2  # stacked LSTM layers
     dropout: float = 0.2  # between LSTM layers and before the classifier, training only
-    # MFCC frames concatenated into one LSTM step: 1 = a step every 10 ms hop; 3 = a step every 30 ms
-    # on 3 frames (a third of the LSTM work; clip accuracy within noise, but "on" and "go" missed
-    # more often in streams: r13/r15 vs r8 in the README's model card)
-    frame_stack: int = 1
+    # MFCC frames concatenated into one LSTM step: 1 = a step every 10 ms hop; 2 = every 20 ms (half
+    # the LSTM work, r8's accuracy and streaming curve within noise: r17); 3 = every 30 ms ("on" and
+    # "go" missed more often in streams: r13/r15 vs r8 in the README's model card)
+    frame_stack: int = 2
     labels: tuple[str, ...] = LABELS  # output classes, in score order
 
     @property

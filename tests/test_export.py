@@ -20,7 +20,7 @@ from audio_lstm.model import KeywordLSTM, ModelConfig, load_checkpoint, save_che
 
 def small_model(seed: int = 0) -> KeywordLSTM:
     torch.manual_seed(seed)
-    model = KeywordLSTM(ModelConfig(hidden_size=24, num_layers=2))
+    model = KeywordLSTM(ModelConfig(hidden_size=24, num_layers=2, frame_stack=1))  # stacking: test_frame_stack
     model.feature_mean.uniform_(-5, 5)
     model.feature_std.uniform_(5, 20)
     return model.eval()

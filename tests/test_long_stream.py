@@ -231,10 +231,10 @@ def test_unbounded_stream_stays_stable_and_detects(capsys: pytest.CaptureFixture
     assert h_max.max() <= 1.0 + 1e-5  # h = o * tanh(c)
     assert c_max.max() < C_BOUND
     assert median_last <= GROWTH_RATIO * median_first + 1.0
-    hop = classifier.info.frontend.hop_length  # samples wait in the front end until a group is due
-    assert worst_buffer < n_fft + max(group - 1, 0) * hop and worst_pending < max(group, 1)
-    hop = classifier.info.frontend.hop_length
-    assert classifier.frames_processed == (blocks * BLOCK + len(segment) - n_fft) // hop + 1
+    # Samples wait in the front end until a group of steps (each `frame_stack` hops) is due.
+    hop, stack = classifier.info.frontend.hop_length, classifier.info.frame_stack
+    assert worst_buffer < n_fft + (max(group, 1) * stack - 1) * hop and worst_pending < max(group, 1)
+    assert classifier.frames_processed == ((blocks * BLOCK + len(segment) - n_fft) // hop + 1) // stack
     # Memory and false alarms.
     assert rss_end - rss_start < RSS_GROWTH_MB
     assert len(false_events) / hours < FALSE_EVENTS_PER_HOUR
