@@ -2,11 +2,10 @@
 
 A stream is background (a noise-bank segment at a random level, near-silence or exact zeros)
 with 0..max_clips clips placed at random non-overlapping offsets, each mixed at a random SNR.
-Frame ``i`` is labelled by the time of its END sample, ``i * hop + n_fft``: a word's frames are
-ignored (-100) from its onset until the model can know it, then carry its label until a short
-tail after the word ends; everything else is `_silence_`. `unknown_onset` can give unknown words'
-early frames a target instead: `_unknown_`, or NOT_KEYWORD_INDEX (unknown or silence both count
-as right), so that no keyword may fire anywhere inside another word.
+Frames get targets from the placed words (audio_lstm/targets.py): ignored from a word's onset
+until the model can know it, then its label, silence elsewhere. `unknown_onset` can give unknown
+words' early frames a target instead (`_unknown_`, or "not a keyword"), so that no keyword may
+fire anywhere inside another word.
 
 Rooms and microphones (audio_lstm/rooms.py): a placed clip may be convolved with one RIR of the
 sampler's bank (direct path at lag 0, so the word onset and the targets do not move) and the
@@ -16,7 +15,7 @@ mixed stream may be heard through a random cheap microphone (band limit, soft cl
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,12 +23,11 @@ import numpy as np
 from audio_lstm.augment import NoiseBank, change_speed, db_to_gain, random_noise_segment, rms
 from audio_lstm.clip_audio import CLIP_SECONDS, load_clips
 from audio_lstm.data import Clip
-from audio_lstm.features import MfccConfig, num_frames
+from audio_lstm.features import MfccConfig
 from audio_lstm.labels import SILENCE, UNKNOWN
 from audio_lstm.rooms import MicConfig, Microphone, RirBank, RoomConfig, apply_microphone, random_microphone, reverberate
+from audio_lstm.targets import NOT_KEYWORD_INDEX, frame_targets
 
-IGNORE_INDEX = -100  # target of frames left out of the loss
-NOT_KEYWORD_INDEX = -2  # target of frames where any non-keyword class (unknown, silence) is right
 UNKNOWN_ONSET_TARGETS = ("ignore", "unknown", "not_keyword")  # choices of StreamConfig.unknown_onset
 
 
@@ -98,33 +96,6 @@ class Placement:
     gain: float
     speed: float = 1.0  # playback speed factor (1.0: unchanged)
     rir: int = -1  # index into the sampler's RIR bank; -1: dry
-
-
-def frame_targets(
-    num_samples: int,
-    spans: Sequence[tuple[int, int, int]],
-    mfcc: MfccConfig,
-    silence_index: int,
-    lead: int,
-    tail: int,
-    onset_targets: Mapping[int, int] | None = None,
-) -> np.ndarray:
-    """Per-frame targets (int64) of a stream of `num_samples` samples.
-
-    `spans` holds (label index, a, b): word activity [a, b) in stream samples. Frames whose end
-    sample lies in [a, start) are IGNORE_INDEX, those in [start, b + tail] get the label, with
-    start = min(max(a + lead, b - lead), b); `onset_targets` maps a label to another target for
-    [a, start). Later spans overwrite earlier ones; the rest is silence.
-    """
-    count = num_frames(num_samples, mfcc)
-    ends = np.arange(count, dtype=np.int64) * mfcc.hop_length + mfcc.n_fft
-    targets = np.full(count, silence_index, dtype=np.int64)
-    onset_targets = onset_targets or {}
-    for label, a, b in spans:
-        start = min(max(a + lead, b - lead), b)
-        targets[(ends >= a) & (ends < start)] = onset_targets.get(label, IGNORE_INDEX)
-        targets[(ends >= start) & (ends <= b + tail)] = label
-    return targets
 
 
 class StreamSampler:

@@ -28,7 +28,8 @@ from audio_lstm.features import MfccConfig
 from audio_lstm.frame_stack import step_smoothing
 from audio_lstm.labels import SILENCE, UNKNOWN
 from audio_lstm.model import KeywordLSTM, ModelConfig, count_parameters, save_checkpoint
-from audio_lstm.streams import NOT_KEYWORD_INDEX, StreamConfig, StreamSampler
+from audio_lstm.streams import StreamConfig, StreamSampler
+from audio_lstm.targets import NOT_KEYWORD_INDEX
 from audio_lstm.torch_features import SpecAugmentConfig, TorchMfcc
 from audio_lstm.validation import ClipSet, evaluate_clips
 

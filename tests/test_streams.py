@@ -15,14 +15,8 @@ from audio_lstm.data import Clip
 from audio_lstm.decisions import CLIP_TAIL_SECONDS, pad_clip
 from audio_lstm.features import MfccConfig, num_frames
 from audio_lstm.labels import LABELS, SILENCE
-from audio_lstm.streams import (
-    IGNORE_INDEX,
-    NOT_KEYWORD_INDEX,
-    Placement,
-    StreamConfig,
-    StreamSampler,
-    frame_targets,
-)
+from audio_lstm.streams import Placement, StreamConfig, StreamSampler
+from audio_lstm.targets import IGNORE_INDEX, NOT_KEYWORD_INDEX, frame_targets
 
 RATE = 16000
 MFCC = MfccConfig()

@@ -127,7 +127,7 @@ def test_stacked_model_with_unknown_onset_trains_exports_and_runs(tmp_path: Path
 def test_stream_loss_is_cross_entropy_with_a_not_keyword_target() -> None:
     import torch
 
-    from audio_lstm.streams import IGNORE_INDEX, NOT_KEYWORD_INDEX
+    from audio_lstm.targets import IGNORE_INDEX, NOT_KEYWORD_INDEX
     from audio_lstm.train import stream_loss
 
     torch.manual_seed(0)
