@@ -27,6 +27,7 @@ def ema_decay(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     from audio_lstm.device.options import positive_int
+    from audio_lstm.features import MfccConfig
     from audio_lstm.model import ModelConfig
     from audio_lstm.streams import UNKNOWN_ONSET_TARGETS
     from audio_lstm.train import TrainConfig
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layers", type=int, default=model.num_layers, help="LSTM layers")
     parser.add_argument("--frame-stack", type=positive_int, default=model.frame_stack, metavar="K",
                         help=f"MFCC frames per LSTM step (default: {model.frame_stack}; 3 = one step per 30 ms)")
+    parser.add_argument("--n-mfcc", type=positive_int, default=MfccConfig().n_mfcc, metavar="N",
+                        help=f"MFCC coefficients per frame, at most the {MfccConfig().n_mels} mel bands "
+                             f"(default: {MfccConfig().n_mfcc}); the front end travels in the model file")
     parser.add_argument("--workers", type=int, default=train.num_workers, help="data worker processes")
     parser.add_argument("--seed", type=int, default=train.seed)
     parser.add_argument("--spec-augment", type=float, default=train.spec_augment.probability, metavar="P",
@@ -78,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"audio-lstm train: {args.out} already holds a trained model; pass --force or choose another --out",
               file=sys.stderr)
         return 2
-    mfcc = MfccConfig()
+    mfcc = MfccConfig(n_mfcc=args.n_mfcc)
+    if mfcc.n_mfcc > mfcc.n_mels:
+        print(f"audio-lstm train: --n-mfcc {mfcc.n_mfcc} exceeds the front end's {mfcc.n_mels} mel bands",
+              file=sys.stderr)
+        return 2
     model = ModelConfig(n_features=mfcc.n_mfcc, hidden_size=args.hidden, num_layers=args.layers,
                         frame_stack=args.frame_stack)
     stray = sorted({label for label, _ in args.label_weight or ()} - set(model.labels))

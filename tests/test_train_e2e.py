@@ -147,3 +147,20 @@ def test_stream_loss_is_cross_entropy_with_a_not_keyword_target() -> None:
     assert stream_loss(silent, torch.tensor([[10]]), not_keyword) == pytest.approx(40.0, abs=1e-3)  # hard target
     half = torch.zeros(1, 1, 13)  # uniform: -log(2 / 13)
     assert stream_loss(half, soft, not_keyword).item() == pytest.approx(-np.log(2 / 13), rel=1e-5)
+
+
+def test_n_mfcc_travels_from_training_to_the_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from audio_lstm.device.runtime import StreamingClassifier
+
+    data = tmp_path / "data"
+    write_corpus(data, speakers=12)
+    args = [str(data), "--out", str(tmp_path / "run"), "--n-mfcc", "13", "--frame-stack", "1", "--epochs", "1",
+            "--steps-per-epoch", "2", "--batch-size", "8", "--hidden", "16", "--layers", "1", "--workers", "0",
+            "--no-progress"]
+    assert train_main(args) == 0
+    assert export_main([str(tmp_path / "run" / "best.pt"), "--skip-parity"]) == 0
+    classifier = StreamingClassifier(tmp_path / "run" / "model.int8.onnx")
+    assert classifier.info.frontend.n_mfcc == 13 and classifier.info.step_width == 13
+    assert classifier.predict_clip(np.zeros(16000, dtype=np.float32)).shape == (97, 13)
+    assert train_main([*args[:-1], "--n-mfcc", "41", "--force", "--no-progress"]) == 2
+    assert "--n-mfcc 41 exceeds the front end's 40 mel bands" in capsys.readouterr().err
