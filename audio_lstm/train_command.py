@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hidden", type=int, default=model.hidden_size, help="LSTM units per layer")
     parser.add_argument("--layers", type=int, default=model.num_layers, help="LSTM layers")
     parser.add_argument("--frame-stack", type=positive_int, default=model.frame_stack, metavar="K",
-                        help=f"MFCC frames per LSTM step (default: {model.frame_stack}; 3 = one step per 30 ms)")
+                        help=f"MFCC frames per LSTM step, each 10 ms (default: {model.frame_stack}: one step per 20 ms)")
     parser.add_argument("--n-mfcc", type=positive_int, default=MfccConfig().n_mfcc, metavar="N",
                         help=f"MFCC coefficients per frame, at most the {MfccConfig().n_mels} mel bands "
                              f"(default: {MfccConfig().n_mfcc}); the front end travels in the model file")
