@@ -7,7 +7,8 @@ the front end buffers incomplete frames and the state carries over between calls
 int8 models are dynamically quantized: onnxruntime quantizes activations with a scale taken from
 the whole input of each call, so a call's scores depend on which frames share the call. To keep
 scores independent of chunking, non-fp32 models run in fixed groups of `frames_per_call` frames
-counted from the last `reset()` (default 16 = 160 ms; 5 steps = 150 ms when 3 frames are stacked):
+counted from the last `reset()` (default about 160 ms: 16 frames; 8 steps when 2 frames are stacked,
+as in the bundled model; 5 steps = 150 ms when 3 are):
 audio waits until a group is complete, then the front end and the model each run once for it.
 That adds at most 150 ms of latency (80 ms more than groups of 8) and, at the daemon's 80 ms
 chunks, cut the whole path's cost from 1.42 to 0.97 ms per second of audio. `flush()` runs a
