@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from audio_lstm.augment import NoiseBank
 from audio_lstm.data import Clip, Corpus
+from audio_lstm.distill import TeacherEnsemble, distillation_loss
 from audio_lstm.features import MfccConfig
 from audio_lstm.frame_stack import step_smoothing
 from audio_lstm.labels import SILENCE, UNKNOWN
@@ -53,6 +54,10 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # None: len(sampler) // batch_size
     num_workers: int = 2  # data-generation worker processes
     seed: int = 0  # seeds python, numpy and torch
+    # checkpoints (.pt) whose averaged per-step probabilities the model also learns (distillation;
+    # audio_lstm.distill); () trains on the hard targets alone
+    teachers: tuple[str, ...] = ()
+    distill_weight: float = 0.5  # share of the loss that is KL to the teachers (the rest: hard targets)
     stream: StreamConfig = field(default_factory=StreamConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)  # log-mel masking of training streams
 
@@ -153,6 +158,7 @@ def train(
         persistent_workers=cfg.num_workers > 0,
     )
     batches = iter(loader)
+    teachers = TeacherEnsemble(cfg.teachers, model_cfg, mfcc_cfg, device) if cfg.teachers else None
     averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)) if cfg.ema_decay > 0 else None
     scored: KeywordLSTM = averaged.module if averaged is not None else model  # what is validated and saved
     smoothing = step_smoothing(mfcc_cfg, model_cfg.frame_stack)
@@ -170,12 +176,17 @@ def train(
         for _ in bar:
             audio, targets = next(batches)
             audio, targets = audio.to(device), targets.to(device)
-            if state is None or random.random() >= cfg.carry_state_probability or state[0].shape[1] != len(audio):
+            carry = state is not None and random.random() < cfg.carry_state_probability and state[0].shape[1] == len(audio)
+            if not carry:
                 state = model.zero_state(len(audio), device)
             with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
-                logits, new_state = model(frontend(audio, cfg.spec_augment), state)
+                features = frontend(audio, cfg.spec_augment)
+                logits, new_state = model(features, state)
                 targets = step_targets(targets, model_cfg.frame_stack, logits.shape[1])
                 loss = stream_loss(logits, targets, not_keyword)
+                if teachers is not None:
+                    soft = distillation_loss(logits, teachers.probabilities(features, carry))
+                    loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * soft
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)

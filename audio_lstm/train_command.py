@@ -25,6 +25,13 @@ def ema_decay(text: str) -> float:
     return number_in(text, lambda decay: 0.0 <= decay < 1.0, "a decay D with 0 <= D < 1")
 
 
+def distill_weight(text: str) -> float:
+    """argparse type: a loss share W with 0 < W <= 1."""
+    from audio_lstm.device.options import number_in
+
+    return number_in(text, lambda weight: 0.0 < weight <= 1.0, "a share W with 0 < W <= 1")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from audio_lstm.device.options import positive_int
     from audio_lstm.features import MfccConfig
@@ -65,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="target of unknown words' early frames: ignore (like keywords'), unknown, or "
                              "not_keyword (unknown or silence), so keywords learn not to fire inside other "
                              f"words (default: {train.stream.unknown_onset})")
+    parser.add_argument("--teacher", action="append", type=Path, default=None, metavar="CHECKPOINT",
+                        help="distil from this trained checkpoint (repeatable: the teachers' probabilities "
+                             "are averaged); its front end, labels and frame stack must match")
+    parser.add_argument("--distill-weight", type=distill_weight, default=None, metavar="W",
+                        help="share of the loss that is KL to the teachers, 0 < W <= 1 "
+                             f"(default: {train.distill_weight:g}; needs --teacher)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -73,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
+    from audio_lstm.distill import TeacherEnsemble
     from audio_lstm.features import MfccConfig
     from audio_lstm.model import ModelConfig
     from audio_lstm.sources import open_corpora
@@ -94,8 +108,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"audio-lstm train: --label-weight names {', '.join(stray)}, not a model label "
               f"({', '.join(model.labels)})", file=sys.stderr)
         return 2
+    if args.distill_weight is not None and not args.teacher:
+        print("audio-lstm train: --distill-weight needs --teacher", file=sys.stderr)
+        return 2
     try:
         corpus = open_corpora(args.data, args.layout)
+        for teacher in args.teacher or ():  # refused here, by name, not after the data has loaded
+            TeacherEnsemble([teacher], model, mfcc)
     except (FileNotFoundError, ValueError) as error:
         print(f"audio-lstm train: {error}", file=sys.stderr)
         return 2
@@ -103,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = dataclasses.replace(
         TrainConfig(), epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         steps_per_epoch=args.steps_per_epoch, ema_decay=args.ema_decay, num_workers=args.workers, seed=args.seed,
+        teachers=tuple(str(path) for path in args.teacher or ()),
+        distill_weight=TrainConfig().distill_weight if args.distill_weight is None else args.distill_weight,
         spec_augment=dataclasses.replace(TrainConfig().spec_augment, probability=args.spec_augment),
         stream=dataclasses.replace(TrainConfig().stream, generated_share=args.generated_share,
                                    label_weights=weights, unknown_onset=args.unknown_onset),
