@@ -32,6 +32,10 @@ class MfccConfig:
     n_mfcc: int = 20  # DCT-II (orthonormal) coefficients kept
     log_floor: float = 1e-10  # power floor before 10*log10 (librosa's `amin`)
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.n_mfcc <= self.n_mels:
+            raise ValueError(f"n_mfcc {self.n_mfcc} must be between 1 and the {self.n_mels} mel bands")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form, for JSON metadata."""
         return asdict(self)

@@ -96,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"audio-lstm train: {args.out} already holds a trained model; pass --force or choose another --out",
               file=sys.stderr)
         return 2
-    mfcc = MfccConfig(n_mfcc=args.n_mfcc)
-    if mfcc.n_mfcc > mfcc.n_mels:
-        print(f"audio-lstm train: --n-mfcc {mfcc.n_mfcc} exceeds the front end's {mfcc.n_mels} mel bands",
+    if args.n_mfcc > MfccConfig().n_mels:
+        print(f"audio-lstm train: --n-mfcc {args.n_mfcc} exceeds the front end's {MfccConfig().n_mels} mel bands",
               file=sys.stderr)
         return 2
+    mfcc = MfccConfig(n_mfcc=args.n_mfcc)
     model = ModelConfig(n_features=mfcc.n_mfcc, hidden_size=args.hidden, num_layers=args.layers,
                         frame_stack=args.frame_stack)
     stray = sorted({label for label, _ in args.label_weight or ()} - set(model.labels))
