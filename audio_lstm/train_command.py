@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         corpus = open_corpora(args.data, args.layout)
-        for teacher in args.teacher or ():  # refused here, by name, not after the data has loaded
+        for teacher in args.teacher or ():  # a mismatched teacher is refused by name before training starts
             TeacherEnsemble([teacher], model, mfcc)
     except (FileNotFoundError, ValueError) as error:
         print(f"audio-lstm train: {error}", file=sys.stderr)
