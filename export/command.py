@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         report = check_parity(model, mfcc_cfg, fp32_path, int8_path, ClipSet.load(clips, mfcc_cfg.sample_rate).audio)
         print(report.format())
         status = 0 if report.ok else 1
-    if args.bundle:
+    if args.bundle and status:
+        print(f"audio-lstm export: parity failed, so {int8_path} was not installed as the bundled model "
+              f"({bundled_path()} is unchanged)", file=sys.stderr)
+    elif args.bundle:
         shutil.copyfile(int8_path, bundled_path())
         print(f"installed {int8_path} as the bundled default model {bundled_path()}")
     return status

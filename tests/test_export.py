@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +107,33 @@ def test_export_command_refuses_to_overwrite(tmp_path: Path, capsys: pytest.Capt
     assert "--force" in capsys.readouterr().err
     assert (tmp_path / "model.int8.onnx").read_bytes() == before
     assert export_main([str(tmp_path / "nothing.pt")]) == 2
+
+
+def test_bundle_installs_only_a_file_that_passed_parity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from audio_lstm.export import command, parity
+
+    from test_train_e2e import write_corpus
+
+    bundled = tmp_path / "bundled.int8.onnx"
+    bundled.write_bytes(b"the model users have now")
+    monkeypatch.setattr(command, "bundled_path", lambda: bundled)
+    save_checkpoint(tmp_path / "best.pt", small_model(), MfccConfig())
+    write_corpus(tmp_path / "data", speakers=6)
+    real_check = parity.check_parity
+
+    def check_with_agreement(agreement: float):  # noqa: ANN202
+        def check(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return dataclasses.replace(real_check(*args, **kwargs), int8_agreement=agreement)
+        return check
+
+    monkeypatch.setattr(parity, "check_parity", check_with_agreement(0.5))
+    args = [str(tmp_path / "best.pt"), "--data", str(tmp_path / "data"), "--bundle"]
+    assert export_main(args) == 1
+    assert "parity failed" in capsys.readouterr().err
+    assert bundled.read_bytes() == b"the model users have now"
+
+    monkeypatch.setattr(parity, "check_parity", check_with_agreement(1.0))  # the real torch/fp32/chunk checks
+    assert export_main([*args, "--force"]) == 0
+    assert "installed" in capsys.readouterr().out
+    assert bundled.read_bytes() == (tmp_path / "model.int8.onnx").read_bytes()
