@@ -41,26 +41,21 @@ class TeacherEnsemble:
             self.models.append(model.to(device).eval().requires_grad_(False))
         self.states: list[State | None] = [None] * len(self.models)
 
-    def __len__(self) -> int:
-        return len(self.models)
-
     def probabilities(self, features: torch.Tensor, carry_state: bool) -> torch.Tensor:
         """Mean teacher probabilities (batch, steps, classes) for MFCC features (batch, frames, n_mfcc).
 
         With `carry_state` each teacher starts from its final state of the previous call (as the
         student does when it carries its own); otherwise from zeros.
         """
-        total = None
+        probabilities = []
         with torch.no_grad():
             for index, model in enumerate(self.models):
                 state = self.states[index]
                 if not carry_state or state is None or state[0].shape[1] != len(features):
                     state = model.zero_state(len(features), features.device)
                 logits, self.states[index] = model(features, state)
-                probs = torch.softmax(logits.float(), dim=-1)
-                total = probs if total is None else total + probs
-        assert total is not None
-        return total / len(self.models)
+                probabilities.append(torch.softmax(logits.float(), dim=-1))
+        return torch.stack(probabilities).mean(0)
 
 
 def distillation_loss(logits: torch.Tensor, teacher_probs: torch.Tensor) -> torch.Tensor:
