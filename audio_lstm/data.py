@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from audio_lstm.audio_io import AUDIO_SUFFIXES
@@ -23,6 +24,8 @@ SHARED_SALT = "audio-lstm/shared:"
 BACKGROUND_FOLDER = "_background_noise_"
 NOISE_FOLDERS = frozenset({BACKGROUND_FOLDER, "noise", "background"})
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # the constant of the Speech Commands `which_set` hash
+# unknown_words clips that are keywords after all (written by `python -m audio_lstm.unknown_audit`).
+UNKNOWN_WORDS_EXCLUDED = "unknown_words_excluded.tsv"
 # Single-speaker files whose name is not one spoken word (audio_numbers holds several numbers).
 _MULTI_WORD_NAMES = frozenset({"numbers"})
 
@@ -140,6 +143,17 @@ def _read_list(path: Path) -> set[str]:
     return {line.strip().replace("\\", "/") for line in path.read_text().splitlines() if line.strip()}
 
 
+def read_exclusions(text: str) -> frozenset[str]:
+    """File names listed by an audit (first tab-separated column; `#` lines are comments)."""
+    names = (line.split("\t", 1)[0].strip() for line in text.splitlines() if not line.startswith("#"))
+    return frozenset(name for name in names if name)
+
+
+def unknown_words_excluded() -> frozenset[str]:
+    """The packaged list of `unknown_words` file names that are not unknown speech."""
+    return read_exclusions((resources.files("audio_lstm") / UNKNOWN_WORDS_EXCLUDED).read_text())
+
+
 def read_speech_commands(root: Path | str, validation_percent: float = 10, testing_percent: float = 10) -> Corpus:
     """Speech Commands layout: a folder per word, `_background_noise_/`, optional `_silence_/`.
 
@@ -208,11 +222,15 @@ def single_speaker_word(stem: str) -> str | None:
     return word
 
 
-def read_shared_data(root: Path | str, validation_percent: float = 15) -> Corpus:
+def read_shared_data(
+    root: Path | str, validation_percent: float = 15, excluded: frozenset[str] | None = None
+) -> Corpus:
     """The team's shared data folder (see shared/README.md); lists files only.
 
     Speech Commands speakers (and `unknown_words` speakers) are split by a salted speaker hash
-    (see SHARED_SALT) into train/validation (no test). Single-speaker clips are all train. Ambience windows are
+    (see SHARED_SALT) into train/validation (no test). `unknown_words` is train-only, less the clips
+    in `excluded` (default: the packaged audit, UNKNOWN_WORDS_EXCLUDED): about three in ten of its
+    clips are keywords, so validation keeps only unknown words whose word the file name says. Single-speaker clips are all train. Ambience windows are
     `_silence_` clips split by source recording; only the train recordings also join the noise
     files, so validation silence is never heard in training. Glass: training -> train,
     testing -> validation, non_event -> `_silence_` train.
@@ -236,9 +254,12 @@ def read_shared_data(root: Path | str, validation_percent: float = 15) -> Corpus
             label = folder.name if folder.name in LABELS else UNKNOWN
             for path in audio_files(folder):
                 add(path, label, speaker_of(path.stem))
+    excluded = unknown_words_excluded() if excluded is None else excluded
     for folder in existing("unknown_words"):
         for path in audio_files(folder):
-            add(path, UNKNOWN, path.stem.split("_", 1)[0])
+            speaker = path.stem.split("_", 1)[0]
+            if path.name not in excluded and split_for_group(speaker, validation_percent, 0, SHARED_SALT) == "train":
+                add(path, UNKNOWN, speaker, "train")
     for base in existing("single_speaker"):
         for folder in _subfolders(base):
             folder_word = None if folder.name in ("one_clip_per_word", "test_data") else folder.name.lower()

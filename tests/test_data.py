@@ -13,11 +13,13 @@ from audio_lstm.data import (
     SHARED_SALT,
     Clip,
     Corpus,
+    read_exclusions,
     read_label_folders,
     read_shared_data,
     read_speech_commands,
     speaker_of,
     split_for_group,
+    unknown_words_excluded,
 )
 from audio_lstm.esc50 import read_esc50
 from audio_lstm.labels import GLASS, LABELS, SILENCE, UNKNOWN
@@ -194,7 +196,7 @@ def make_shared(root: Path) -> None:
 def test_shared_data_layout(tmp_path: Path) -> None:
     root = tmp_path / "data"
     make_shared(root)
-    corpus = read_shared_data(root, validation_percent=30)
+    corpus = read_shared_data(root, validation_percent=30, excluded=frozenset({"00000003_1234.flac"}))
     by_name = {(c.path.parent.name, c.path.stem): c for c in corpus.clips}
     assert not corpus.subset("test")
     assert speakers_in_one_split(corpus)
@@ -203,9 +205,12 @@ def test_shared_data_layout(tmp_path: Path) -> None:
     assert len(sc) == 80 and {c.label for c in sc} == {"yes", UNKNOWN}
     assert all(c.split == split_for_group(c.group, 30, 0, SHARED_SALT) for c in sc)
     assert {c.split for c in sc} == {"train", "validation"}
-    words = [c for c in corpus.clips if c.path.parent.name == "unknown_words"]
-    assert len(words) == 40 and all(c.label == UNKNOWN and len(c.group) == 8 for c in words)
-    assert by_name[("unknown_words", "00000007_1234")].split == by_name[("yes", "00000007_nohash_0")].split
+    # unknown_words: train speakers only (a third of its clips are keywords), less the excluded.
+    words = {c.path.name: c for c in corpus.clips if c.path.parent.name == "unknown_words"}
+    train_speakers = {f"{s:08x}" for s in range(40) if split_for_group(f"{s:08x}", 30, 0, SHARED_SALT) == "train"}
+    assert "00000003" in train_speakers and 10 < len(train_speakers) < 40
+    assert set(words) == {f"{s}_1234.flac" for s in train_speakers - {"00000003"}}
+    assert all(c.label == UNKNOWN and c.split == "train" and c.group == c.path.stem[:8] for c in words.values())
     # Single speaker: keywords by name, other words unknown, multi-word file skipped, all train.
     single = {(c.path.parent.name, c.path.stem): c.label for c in corpus.clips if c.group == "single_speaker"}
     assert single == {
@@ -231,3 +236,11 @@ def test_shared_data_layout(tmp_path: Path) -> None:
     assert by_name[(SILENCE, "1024")].group == "1024"
     with pytest.raises(ValueError, match="not a shared data folder"):
         read_shared_data(tmp_path)
+
+
+def test_packaged_unknown_words_exclusions() -> None:
+    excluded = unknown_words_excluded()
+    # A sample-identical copy of speech_commands/left/b2e2773a_nohash_2 and one the model calls "off".
+    assert {"b2e2773a_49364342.flac", "00176480_19154687.flac"} <= excluded
+    assert 250 < len(excluded) < 400 and all(name.endswith(".flac") for name in excluded)
+    assert read_exclusions("# comment\na.flac\tmodel\tup 0.90\n\nb.flac\n") == {"a.flac", "b.flac"}
