@@ -230,10 +230,10 @@ def read_shared_data(
     Speech Commands speakers (and `unknown_words` speakers) are split by a salted speaker hash
     (see SHARED_SALT) into train/validation (no test). `unknown_words` is train-only, less the clips
     in `excluded` (default: the packaged audit, UNKNOWN_WORDS_EXCLUDED): about three in ten of its
-    clips are keywords, so validation keeps only unknown words whose word the file name says. Single-speaker clips are all train. Ambience windows are
-    `_silence_` clips split by source recording; only the train recordings also join the noise
-    files, so validation silence is never heard in training. Glass: training -> train,
-    testing -> validation, non_event -> `_silence_` train.
+    clips are keywords, so validation keeps only unknown words whose word the file name says.
+    Single-speaker clips are all train. Ambience windows are `_silence_` clips split by source
+    recording; only the train recordings also join the noise files, so validation silence is never
+    heard in training. Glass: training -> train, testing -> validation, non_event -> `_silence_` train.
     """
     root = check_root(root)
     known = ("speech_commands", "unknown_words", "single_speaker", "noise", "glass_break")

@@ -58,9 +58,9 @@ def keyword_verdicts(candidates: Sequence[Path], models: Sequence[Path]) -> dict
     from audio_lstm.evaluate import onnx_scorer
     from audio_lstm.validation import ClipSet
 
-    clips = ClipSet.load([Clip(path, UNKNOWN, "audit", "train") for path in candidates])
     if not models:
         return {}
+    clips = ClipSet.load([Clip(path, UNKNOWN, "audit", "train") for path in candidates])
     scorers = [onnx_scorer(model) for model in models]
     labels, smoothing = scorers[0][1], scorers[0][3]
     for model, (_, model_labels, _, _) in zip(models, scorers):
