@@ -75,8 +75,9 @@ def keyword_verdicts(candidates: Sequence[Path], models: Sequence[Path]) -> dict
     return verdicts
 
 
-def audit(shared: Path, models: Sequence[Path]) -> list[tuple[str, str, str]]:
-    """Rows (file name, reason, evidence) for every `unknown_words` clip that is not unknown speech."""
+def audit(shared: Path, models: Sequence[Path]) -> tuple[list[tuple[str, str, str]], int]:
+    """Rows (file name, reason, evidence) for every `unknown_words` clip that is not unknown speech,
+    and how many clips the folder holds."""
     folder = shared / "unknown_words"
     candidates = audio_files(folder) if folder.is_dir() else []
     if not candidates:
@@ -88,7 +89,7 @@ def audit(shared: Path, models: Sequence[Path]) -> list[tuple[str, str, str]]:
     }
     for path, (keyword, confidence) in keyword_verdicts(candidates, models).items():
         rows.setdefault(path.name, ("model", f"{keyword} {confidence:.2f}"))
-    return [(name, *rows[name]) for name in sorted(rows)]
+    return [(name, *rows[name]) for name in sorted(rows)], len(candidates)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
         args.model = [default_model_path()]
     try:
-        rows = audit(args.shared, args.model)
+        rows, total = audit(args.shared, args.model)
     except (OSError, ValueError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
@@ -118,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args.out.write_text(text)
     counts = ", ".join(f"{sum(row[1] == reason for row in rows)} {reason}" for reason in ("duplicate", "model"))
-    total = len(audio_files(args.shared / "unknown_words"))
-    print(f"{len(rows)} of {total} clips listed ({counts}){'' if args.out is None else ' in ' + str(args.out)}", file=sys.stderr)
+    where = "" if args.out is None else f" in {args.out}"
+    print(f"{len(rows)} of {total} clips listed ({counts}){where}", file=sys.stderr)
     return 0
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile
 
@@ -43,7 +42,8 @@ def shared(tmp_path: Path) -> Path:
 def test_audit_lists_duplicates_and_model_keywords(shared: Path) -> None:
     from audio_lstm.device.bundled import default_model_path
 
-    rows = audit(shared, [default_model_path()])
+    rows, total = audit(shared, [default_model_path()])
+    assert total == 4
     assert [row[:2] for row in rows] == [("aaaa0001_111.flac", "duplicate"), ("bbbb0002_222.flac", "model")]
     assert rows[0][2] == "speech_commands/left/aaaa0001_nohash_0.flac"
     keyword, confidence = rows[1][2].split()
