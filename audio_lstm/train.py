@@ -27,10 +27,10 @@ from audio_lstm.data import Clip, Corpus
 from audio_lstm.distill import TeacherEnsemble, distillation_loss
 from audio_lstm.features import MfccConfig
 from audio_lstm.frame_stack import step_smoothing
-from audio_lstm.labels import SILENCE, UNKNOWN
+from audio_lstm.labels import KEYWORDS, SILENCE, UNKNOWN
+from audio_lstm.losses import stream_loss
 from audio_lstm.model import KeywordLSTM, ModelConfig, count_parameters, save_checkpoint
 from audio_lstm.streams import StreamConfig, StreamSampler
-from audio_lstm.targets import NOT_KEYWORD_INDEX
 from audio_lstm.torch_features import SpecAugmentConfig, TorchMfcc
 from audio_lstm.validation import ClipSet, evaluate_clips
 
@@ -58,6 +58,9 @@ class TrainConfig:
     # audio_lstm.distill); () trains on the hard targets alone
     teachers: tuple[str, ...] = ()
     distill_weight: float = 0.5  # share of the loss that is KL to the teachers (the rest: hard targets)
+    # share of each keyword occurrence's loss taken at its best step (max-pooling loss, audio_lstm.losses);
+    # 0: cross-entropy on every step of its target window
+    max_pool_weight: float = 0.0
     stream: StreamConfig = field(default_factory=StreamConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)  # log-mel masking of training streams
 
@@ -151,6 +154,7 @@ def train(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     not_keyword = torch.tensor([model_cfg.labels.index(x) for x in (UNKNOWN, SILENCE) if x in model_cfg.labels],
                                device=device)
+    keyword_ids = torch.tensor([model_cfg.labels.index(x) for x in KEYWORDS if x in model_cfg.labels], device=device)
     loader = DataLoader(
         StreamDataset(sampler, cfg.seed),
         batch_size=cfg.batch_size,
@@ -183,7 +187,7 @@ def train(
                 features = frontend(audio, cfg.spec_augment)
                 logits, new_state = model(features, state)
                 targets = step_targets(targets, model_cfg.frame_stack, logits.shape[1])
-                loss = stream_loss(logits, targets, not_keyword)
+                loss = stream_loss(logits, targets, not_keyword, keyword_ids, cfg.max_pool_weight)
                 if teachers is not None:
                     soft = distillation_loss(logits, teachers.probabilities(features, carry))
                     loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * soft
@@ -214,20 +218,6 @@ def train(
         plot_curves(history, run_dir / "curves.png")
         (run_dir / "metrics.json").write_text(json.dumps({**meta, "history": history, "best": best}, indent=2))
     return {**meta, "history": history, "best": best}
-
-
-def stream_loss(logits: torch.Tensor, targets: torch.Tensor, not_keyword: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the steps that have a target.
-
-    A step whose target is NOT_KEYWORD_INDEX scores the summed probability of the `not_keyword`
-    classes (any of them is right); IGNORE_INDEX (any other negative) steps are left out.
-    """
-    log_probs = torch.log_softmax(logits.float(), dim=-1)
-    hard, soft = targets >= 0, targets == NOT_KEYWORD_INDEX
-    picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    pooled = torch.logsumexp(log_probs[..., not_keyword], dim=-1)
-    losses = torch.where(hard, -picked, torch.where(soft, -pooled, torch.zeros_like(picked)))
-    return losses.sum() / (hard | soft).sum().clamp(min=1)
 
 
 def step_targets(frame_targets: torch.Tensor, frame_stack: int, steps: int) -> torch.Tensor:

@@ -32,6 +32,13 @@ def distill_weight(text: str) -> float:
     return number_in(text, lambda weight: 0.0 < weight <= 1.0, "a share W with 0 < W <= 1")
 
 
+def max_pool_weight(text: str) -> float:
+    """argparse type: a loss share W with 0 <= W <= 1."""
+    from audio_lstm.device.options import number_in
+
+    return number_in(text, lambda weight: 0.0 <= weight <= 1.0, "a share W with 0 <= W <= 1")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from audio_lstm.device.options import positive_int
     from audio_lstm.features import MfccConfig
@@ -72,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="target of unknown words' early frames: ignore (like keywords'), unknown, or "
                              "not_keyword (unknown or silence), so keywords learn not to fire inside other "
                              f"words (default: {train.stream.unknown_onset})")
+    parser.add_argument("--max-pool-weight", type=max_pool_weight, default=train.max_pool_weight, metavar="W",
+                        help="share of each keyword's loss taken at its best step (max-pooling loss) instead of "
+                             f"on every step of its target window (default: {train.max_pool_weight:g})")
     parser.add_argument("--teacher", action="append", type=Path, default=None, metavar="CHECKPOINT",
                         help="distil from this trained checkpoint (repeatable: the teachers' probabilities "
                              "are averaged); its front end, labels and frame stack must match")
@@ -124,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         steps_per_epoch=args.steps_per_epoch, ema_decay=args.ema_decay, num_workers=args.workers, seed=args.seed,
         teachers=tuple(str(path) for path in args.teacher or ()),
         distill_weight=TrainConfig().distill_weight if args.distill_weight is None else args.distill_weight,
+        max_pool_weight=args.max_pool_weight,
         spec_augment=dataclasses.replace(TrainConfig().spec_augment, probability=args.spec_augment),
         stream=dataclasses.replace(TrainConfig().stream, generated_share=args.generated_share,
                                    label_weights=weights, unknown_onset=args.unknown_onset),

@@ -128,7 +128,7 @@ def test_stream_loss_is_cross_entropy_with_a_not_keyword_target() -> None:
     import torch
 
     from audio_lstm.targets import IGNORE_INDEX, NOT_KEYWORD_INDEX
-    from audio_lstm.train import stream_loss
+    from audio_lstm.losses import stream_loss
 
     torch.manual_seed(0)
     logits = torch.randn(3, 7, 13)
