@@ -10,6 +10,12 @@ of a not yet hit true event of its label (the earliest such event); every other 
 **false accept** of its label (a second detection of one word included). A true event without a
 hit is a **false reject**. Each false accept is put down to what was playing: the label of a true
 event it overlaps (the one starting nearest it) or ``background`` when it overlaps none.
+
+The false accepts put down to background or to unknown speech are the **negative** ones: what
+goes off in a room where nobody says a keyword (the issue's "real ambience plus unknown speech"),
+counted per hour of the stream outside every event word (`negative_hours`). The rest, raised while
+another keyword or glass was playing, are **substitutions**: an error too, but one a user meets
+only while talking to the device.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from typing import Any
 import numpy as np
 
 from audio_lstm.device.detector import Detector, Event
+from audio_lstm.labels import SILENCE, UNKNOWN
 
 BACKGROUND_CAUSE = "background"  # a false accept that overlaps no true event of any label
+NEGATIVE_CAUSES = (BACKGROUND_CAUSE, UNKNOWN, SILENCE)  # false accepts with no event of any label playing
 REPLAY_BLOCK_FRAMES = 1024  # frames per Detector.update call when replaying stored scores
 SECONDS_PER_HOUR = 3600.0
 
@@ -96,6 +104,16 @@ class ClassOutcome:
     @property
     def fa_per_hour(self) -> float:
         return self.false_accepts / self.hours if self.hours > 0 else 0.0
+
+    @property
+    def negative_false_accepts(self) -> int:
+        """False accepts during background or unknown speech (see the module docstring)."""
+        return sum(count for cause, count in self.false_accept_causes if cause in NEGATIVE_CAUSES)
+
+    @property
+    def substitutions(self) -> int:
+        """False accepts while another event label's word was playing."""
+        return self.false_accepts - self.negative_false_accepts
 
     def delay_percentile(self, percent: float) -> float | None:
         return float(np.percentile(self.delays_s, percent)) if self.delays_s else None
@@ -218,9 +236,31 @@ def sweep(
     return curves
 
 
-def choose_threshold(curve: Sequence[ClassOutcome], target_fa_per_hour: float) -> ClassOutcome | None:
-    """The outcome with the lowest threshold whose false accepts per hour are <= the target; None if none is."""
-    meeting = [o for o in curve if o.threshold is not None and o.fa_per_hour <= target_fa_per_hour]
+def negative_hours(truth: Iterable[TrueEvent], event_labels: Iterable[str], tolerance_s: float, seconds: float) -> float:
+    """Hours of a `seconds`-long stream outside every ``[start, end + tolerance]`` of an event label's word."""
+    wanted = set(event_labels)
+    covered, reach = 0.0, 0.0
+    for event in sorted((e for e in truth if e.label in wanted), key=lambda e: e.start_s):
+        start, end = max(event.start_s, reach), min(event.end_s + tolerance_s, seconds)
+        covered += max(0.0, end - start)
+        reach = max(reach, end)
+    return max(0.0, seconds - covered) / SECONDS_PER_HOUR
+
+
+def choose_threshold(
+    curve: Sequence[ClassOutcome], target_fa_per_hour: float, negative_hours: float | None = None
+) -> ClassOutcome | None:
+    """The outcome with the lowest threshold whose false accepts per hour are <= the target; None if none is.
+
+    With `negative_hours`, only the negative false accepts count, per that many hours.
+    """
+
+    def rate(o: ClassOutcome) -> float:
+        if negative_hours is None:
+            return o.fa_per_hour
+        return o.negative_false_accepts / negative_hours if negative_hours > 0 else math.inf
+
+    meeting = [o for o in curve if o.threshold is not None and rate(o) <= target_fa_per_hour]
     return min(meeting, key=lambda o: o.threshold) if meeting else None  # type: ignore[arg-type, return-value]
 
 

@@ -25,7 +25,7 @@ from audio_lstm.data import Corpus
 from audio_lstm.device.options import number_in
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.frame_stack import step_smoothing
-from audio_lstm.labels import GLASS, LABELS, SILENCE
+from audio_lstm.labels import GLASS, KEYWORDS, LABELS, SILENCE
 from audio_lstm.sources import LAYOUTS
 from audio_lstm.det import ClassOutcome, plot_det
 from audio_lstm.streaming_eval import StreamingEvalConfig, StreamingResult, background_paths, evaluate_streaming
@@ -147,6 +147,26 @@ def format_streaming_table(result: StreamingResult) -> str:
     return "\n".join(lines)
 
 
+def format_negative_table(result: StreamingResult) -> str:
+    """Thresholds chosen counting only negative false accepts (background, unknown speech; audio_lstm.det)."""
+    hours = result.negative_hours
+    lines = [f"counting only false accepts during background and unknown speech ({hours:.2f} h outside event words); "
+             "substitutions: false accepts while another event word played",
+             f"{'label':<12} {'thr':>5} {'FRR':>6} {'FA/h':>6} {'subst/h':>7}"]
+    for label, o in result.negative.items():
+        if not o.events:
+            continue
+        rate = o.negative_false_accepts / hours if hours > 0 else 0.0
+        lines.append(f"{label:<12} {o.threshold:5.2f} {o.frr:6.3f} {rate:6.2f} {o.substitutions / o.hours:7.2f}")
+    keywords = [label for label in KEYWORDS if result.chosen.get(label) and result.chosen[label].events]
+    if keywords:
+        strict = np.mean([result.chosen[label].frr for label in keywords])
+        quiet = np.mean([result.negative[label].frr for label in keywords])
+        lines.append(f"mean keyword FRR at the chosen thresholds: {strict:.3f} counting every false accept, "
+                     f"{quiet:.3f} counting only those during background and unknown speech")
+    return "\n".join(lines)
+
+
 def format_false_accept_causes(outcomes: dict[str, ClassOutcome]) -> str:
     """One line per label with false accepts: how many, and during what (a true event's label or background)."""
     lines = [f"  {label} {o.false_accepts}: " + ", ".join(f"{cause} {n}" for cause, n in o.false_accept_causes)
@@ -193,6 +213,7 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
           f"{len(result.plan.events)} events ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
           f"target {cfg.target_fa_per_hour:g} false accepts/h")
     print(format_streaming_table(result))
+    print(format_negative_table(result))
     causes = format_false_accept_causes(result.current)
     if causes:
         print(causes)

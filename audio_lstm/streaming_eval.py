@@ -26,7 +26,7 @@ import numpy as np
 from audio_lstm.augment import NoiseBank, db_to_gain, random_noise_segment, rms
 from audio_lstm.clip_audio import CLIP_SECONDS, load_clip
 from audio_lstm.data import Clip, Corpus
-from audio_lstm.det import ClassOutcome, ReportClock, TrueEvent, choose_threshold, measure, sweep
+from audio_lstm.det import ClassOutcome, ReportClock, TrueEvent, choose_threshold, measure, negative_hours, sweep
 from audio_lstm.device.options import NON_EVENT_LABELS, make_detector
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
@@ -217,6 +217,10 @@ class StreamingResult:
     chosen: dict[str, ClassOutcome]  # at the chosen thresholds (replayed through the real Detector)
     targets_met: dict[str, bool]
     curves: dict[str, list[ClassOutcome]] = field(repr=False)
+    # thresholds chosen counting only the negative false accepts (background, unknown speech), per
+    # negative_hours of stream outside every event word (audio_lstm.det)
+    negative: dict[str, ClassOutcome] = field(default_factory=dict)
+    negative_hours: float = 0.0
 
     @property
     def hours(self) -> float:
@@ -245,8 +249,11 @@ class StreamingResult:
             "background": self.background,
             "skipped_silent_clips": self.skipped_silent_clips,
             "thresholds": self.thresholds,
+            "negative_hours": round(self.negative_hours, 6),
             "classes": {label: {"current": self.current[label].to_dict(), "chosen": self.chosen[label].to_dict(),
-                                "target_met": self.targets_met[label]} for label in self.chosen},
+                                "target_met": self.targets_met[label],
+                                **({"chosen_on_negatives": self.negative[label].to_dict()} if label in self.negative else {})}
+                        for label in self.chosen},
             "sweep": {"thresholds": grid, **{label: {"frr": [o.frr for o in curve],
                                                      "fa_per_hour": [o.fa_per_hour for o in curve]}
                                              for label, curve in self.curves.items()}},
@@ -280,17 +287,22 @@ def evaluate_streaming(
     current = measure(detector_for, scores, plan.events, {label: classifier.info.thresholds.get(label) for label in labels},
                       *scoring)
     curves = sweep(detector_for, scores, plan.events, labels, cfg.thresholds(), *scoring)
+    quiet = negative_hours(plan.events, labels, cfg.tolerance_s, plan.seconds)
     picked: dict[str, float | None] = {}
+    picked_quiet: dict[str, float | None] = {}  # the same, counting only negative false accepts
     met: dict[str, bool] = {}
     for label in labels:
         best = choose_threshold(curves[label], cfg.target_fa_per_hour)
+        best_quiet = choose_threshold(curves[label], cfg.target_fa_per_hour, quiet)
         met[label] = best is not None
-        if current[label].events == 0:
-            picked[label] = current[label].threshold  # nothing to trade false accepts against: keep the model's
+        if current[label].events == 0:  # nothing to trade false accepts against: keep the model's
+            picked[label] = picked_quiet[label] = current[label].threshold
         else:  # the lowest threshold meeting the target, else the highest swept
             picked[label] = best.threshold if best is not None else cfg.thresholds()[-1]
+            picked_quiet[label] = best_quiet.threshold if best_quiet is not None else cfg.thresholds()[-1]
     chosen = measure(detector_for, scores, plan.events, picked, *scoring)
+    negative = measure(detector_for, scores, plan.events, picked_quiet, *scoring)
     model = {"path": str(classifier.path), "model_version": classifier.info.model_version,
              "precision": classifier.info.precision}
     return StreamingResult(cfg, plan, model, {"files": len(background), "seconds": round(background.seconds, 2)},
-                           skipped, current, chosen, met, curves)
+                           skipped, current, chosen, met, curves, negative, quiet)

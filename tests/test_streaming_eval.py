@@ -14,7 +14,16 @@ import pytest
 
 from audio_lstm.augment import NoiseBank, db_to_gain, rms
 from audio_lstm.data import split_for_group
-from audio_lstm.det import ClassOutcome, ReportClock, TrueEvent, choose_threshold, measure, replay, sweep
+from audio_lstm.det import (
+    ClassOutcome,
+    ReportClock,
+    TrueEvent,
+    choose_threshold,
+    measure,
+    negative_hours,
+    replay,
+    sweep,
+)
 from audio_lstm.device.options import make_detector
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
@@ -185,6 +194,26 @@ def test_threshold_choice_is_the_lowest_meeting_the_target() -> None:
     assert choose_threshold(curves["left"], 0.5).threshold == 0.75
 
 
+def test_negative_false_accepts_leave_out_substitutions_and_count_per_quiet_hour() -> None:
+    causes = (("off", 3), ("_unknown_", 2), ("background", 1), ("glass_break", 1))
+    up = ClassOutcome("up", 0.6, 5, 4, 7, 2.0, false_accept_causes=causes)
+    assert (up.negative_false_accepts, up.substitutions, up.fa_per_hour) == (3, 4, 3.5)
+    # event words (+1 s tolerance) cover 0.5-2.0 and 1.5-3.0 (merged: 2.5 s) and 10-11.2 s of 3600 s;
+    # the unknown word is no event: its time counts as negative
+    truth = [TrueEvent("yes", 0.5, 1.0), TrueEvent("off", 1.5, 2.0), TrueEvent("glass_break", 10.0, 10.2),
+             TrueEvent("_unknown_", 20.0, 20.5)]
+    assert negative_hours(truth, ["yes", "off", "glass_break"], 1.0, 3600.0) == pytest.approx((3600 - 3.7) / 3600)
+    assert negative_hours(truth, ["yes"], 1.0, 1.2) == pytest.approx(0.5 / 3600)  # clipped at the stream's end
+    # the strict choice counts the substitutions too, the negative one only background and unknown
+    curve = [ClassOutcome("up", 0.5, 5, 5, 4, 1.0, false_accept_causes=(("off", 3), ("background", 1))),
+             ClassOutcome("up", 0.7, 5, 4, 3, 1.0, false_accept_causes=(("off", 3),)),
+             ClassOutcome("up", 0.9, 5, 2, 0, 1.0)]
+    assert choose_threshold(curve, 0.5).threshold == 0.9
+    assert choose_threshold(curve, 0.5, negative_hours=0.9).threshold == 0.7
+    assert choose_threshold(curve, 1.2, negative_hours=0.9).threshold == 0.5
+    assert choose_threshold(curve, 0.5, negative_hours=0.0) is None  # no quiet time: nothing is measured
+
+
 def test_false_accept_causes_are_listed_per_label() -> None:
     up = ClassOutcome("up", 0.6, 5, 4, 3, 1.0, false_accept_causes=(("_unknown_", 2), ("off", 1)))
     quiet = ClassOutcome("go", 0.6, 5, 5, 0, 1.0)
@@ -258,6 +287,11 @@ def test_streaming_command_reports_and_writes_thresholds_only_when_asked(tiny_mo
             assert sum(during.values()) == outcome["false_accepts"]
             assert set(during) <= {*report["event_counts"], "background"}
         assert (out / f"det_{label}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        quiet = report["classes"][label]["chosen_on_negatives"]
+        assert quiet["threshold"] <= threshold  # fewer false accepts count, so never a higher threshold
+        assert quiet["frr"] <= chosen["frr"]
+    assert 0 < report["negative_hours"] < report["hours"]
+    assert "counting only false accepts during background and unknown speech" in text
     assert not (out / "det_up.png").exists()  # no "up" events: nothing to plot
     assert len(report["sweep"]["thresholds"]) == len(report["sweep"]["yes"]["frr"]) == 98
 
