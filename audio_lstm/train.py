@@ -29,7 +29,7 @@ from audio_lstm.features import MfccConfig
 from audio_lstm.frame_stack import step_smoothing
 from audio_lstm.labels import KEYWORDS, SILENCE, UNKNOWN
 from audio_lstm.losses import stream_loss
-from audio_lstm.model import KeywordLSTM, ModelConfig, count_parameters, save_checkpoint
+from audio_lstm.model import KeywordLSTM, ModelConfig, count_parameters, load_checkpoint, save_checkpoint
 from audio_lstm.streams import StreamConfig, StreamSampler
 from audio_lstm.torch_features import SpecAugmentConfig, TorchMfcc
 from audio_lstm.validation import ClipSet, evaluate_clips
@@ -57,6 +57,9 @@ class TrainConfig:
     # checkpoints (.pt) whose averaged per-step probabilities the model also learns (distillation;
     # audio_lstm.distill); () trains on the hard targets alone
     teachers: tuple[str, ...] = ()
+    # checkpoint whose weights and feature normalisation training starts from (fine-tuning; its
+    # model and front-end configs must match); "": random weights, normalisation measured here
+    init_from: str = ""
     distill_weight: float = 0.5  # share of the loss that is KL to the teachers (the rest: hard targets)
     # share of each keyword occurrence's loss taken at its best step (max-pooling loss, audio_lstm.losses);
     # 0: cross-entropy on every step of its target window
@@ -93,6 +96,16 @@ def feature_statistics(sampler: StreamSampler, frontend: TorchMfcc, count: int, 
     with torch.no_grad():
         features = frontend(audio).reshape(-1, frontend.cfg.n_mfcc)
     return features.mean(0), features.std(0).clamp(min=1e-3)
+
+
+def starting_model(path: Path | str, model_cfg: ModelConfig, mfcc_cfg: MfccConfig) -> KeywordLSTM:
+    """The checkpoint a fine-tuning run starts from; ValueError (naming it) if it is another model."""
+    start, start_mfcc, _ = load_checkpoint(path)
+    if start.cfg != model_cfg:
+        raise ValueError(f"--init {path}: its model {asdict(start.cfg)} differs from the one to train {asdict(model_cfg)}")
+    if start_mfcc != mfcc_cfg:
+        raise ValueError(f"--init {path}: its front end {start_mfcc.to_dict()} differs from {mfcc_cfg.to_dict()}")
+    return start
 
 
 def plot_curves(history: list[dict[str, float]], path: Path) -> None:
@@ -143,9 +156,12 @@ def train(
 
     frontend = TorchMfcc(mfcc_cfg).to(device)
     model = KeywordLSTM(model_cfg)
-    mean, std = feature_statistics(sampler, TorchMfcc(mfcc_cfg), count=NORMALISATION_STREAMS, seed=cfg.seed)
-    model.feature_mean.copy_(mean)
-    model.feature_std.copy_(std)
+    if cfg.init_from:
+        model.load_state_dict(starting_model(cfg.init_from, model_cfg, mfcc_cfg).state_dict())
+    else:
+        mean, std = feature_statistics(sampler, TorchMfcc(mfcc_cfg), count=NORMALISATION_STREAMS, seed=cfg.seed)
+        model.feature_mean.copy_(mean)
+        model.feature_std.copy_(std)
     model.to(device)
 
     steps = cfg.steps_per_epoch or max(1, len(sampler) // cfg.batch_size)

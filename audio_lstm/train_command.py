@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-pool-weight", type=max_pool_weight, default=train.max_pool_weight, metavar="W",
                         help="share of each keyword's loss taken at its best step (max-pooling loss) instead of "
                              f"on every step of its target window (default: {train.max_pool_weight:g})")
+    parser.add_argument("--init", type=Path, default=None, metavar="CHECKPOINT",
+                        help="start from this trained checkpoint's weights (fine-tuning); its model and front end "
+                             "must be the ones this command would build")
     parser.add_argument("--teacher", action="append", type=Path, default=None, metavar="CHECKPOINT",
                         help="distil from this trained checkpoint (repeatable: the teachers' probabilities "
                              "are averaged); its front end, labels and frame stack must match")
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from audio_lstm.features import MfccConfig
     from audio_lstm.model import ModelConfig
     from audio_lstm.sources import open_corpora
-    from audio_lstm.train import TrainConfig, train
+    from audio_lstm.train import TrainConfig, starting_model, train
 
     if (args.out / "best.pt").exists() and not args.force:
         print(f"audio-lstm train: {args.out} already holds a trained model; pass --force or choose another --out",
@@ -123,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         corpus = open_corpora(args.data, args.layout)
+        if args.init is not None:
+            starting_model(args.init, model, mfcc)
         for teacher in args.teacher or ():  # a mismatched teacher is refused by name before training starts
             TeacherEnsemble([teacher], model, mfcc)
     except (FileNotFoundError, ValueError) as error:
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         steps_per_epoch=args.steps_per_epoch, ema_decay=args.ema_decay, num_workers=args.workers, seed=args.seed,
         teachers=tuple(str(path) for path in args.teacher or ()),
         distill_weight=TrainConfig().distill_weight if args.distill_weight is None else args.distill_weight,
-        max_pool_weight=args.max_pool_weight,
+        max_pool_weight=args.max_pool_weight, init_from=str(args.init or ""),
         spec_augment=dataclasses.replace(TrainConfig().spec_augment, probability=args.spec_augment),
         stream=dataclasses.replace(TrainConfig().stream, generated_share=args.generated_share,
                                    label_weights=weights, unknown_onset=args.unknown_onset),

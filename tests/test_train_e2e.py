@@ -164,3 +164,34 @@ def test_n_mfcc_travels_from_training_to_the_device(tmp_path: Path, capsys: pyte
     assert classifier.predict_clip(np.zeros(16000, dtype=np.float32)).shape == (97, 13)
     assert train_main([*args[:-1], "--n-mfcc", "41", "--force", "--no-progress"]) == 2
     assert "--n-mfcc 41 exceeds the front end's 40 mel bands" in capsys.readouterr().err
+
+
+def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    data = tmp_path / "data"
+    write_corpus(data, speakers=12)
+    common = ["--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "8", "--hidden", "16", "--layers", "1",
+              "--workers", "0", "--no-progress"]
+    assert train_main([str(data), "--out", str(tmp_path / "base"), *common]) == 0
+    base = tmp_path / "base" / "best.pt"
+    # another seed and a learning rate too small to move anything: what is saved is where it started
+    tuned = [str(data), "--out", str(tmp_path / "tuned"), "--init", str(base), "--seed", "3", "--lr", "1e-12",
+             "--max-pool-weight", "1", *common]
+    assert train_main(tuned) == 0
+    assert train_main([str(data), "--out", str(tmp_path / "fresh"), "--seed", "3", *common]) == 0
+    start, after, fresh = (torch.load(path, weights_only=True)["state_dict"]
+                           for path in (base, tmp_path / "tuned" / "best.pt", tmp_path / "fresh" / "best.pt"))
+    for name in ("feature_mean", "feature_std", "classifier.weight"):
+        assert torch.allclose(after[name], start[name], atol=1e-6), name
+    assert not torch.allclose(fresh["feature_mean"], start["feature_mean"])  # measured anew without --init
+    config = json.loads((tmp_path / "tuned" / "metrics.json").read_text())["train_config"]
+    assert (config["init_from"], config["max_pool_weight"]) == (str(base), 1.0)
+
+    capsys.readouterr()
+    assert train_main([str(data), "--out", str(tmp_path / "wide"), "--init", str(base), "--hidden", "24"]) == 2
+    assert "--init" in (err := capsys.readouterr().err) and "differs" in err and str(base) in err
+    assert not (tmp_path / "wide").exists()
+    assert train_main([str(data), "--out", str(tmp_path / "none"), "--init", str(tmp_path / "missing.pt")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
