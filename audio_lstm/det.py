@@ -236,7 +236,9 @@ def sweep(
     return curves
 
 
-def negative_hours(truth: Iterable[TrueEvent], event_labels: Iterable[str], tolerance_s: float, seconds: float) -> float:
+def negative_hours(
+    truth: Iterable[TrueEvent], event_labels: Iterable[str], tolerance_s: float, seconds: float
+) -> float:
     """Hours of a `seconds`-long stream outside every ``[start, end + tolerance]`` of an event label's word."""
     wanted = set(event_labels)
     covered, reach = 0.0, 0.0

@@ -237,6 +237,13 @@ class StreamingResult:
             counts[event.label] = counts.get(event.label, 0) + 1
         return counts
 
+    def _class_dict(self, label: str) -> dict[str, Any]:
+        found = {"current": self.current[label].to_dict(), "chosen": self.chosen[label].to_dict(),
+                 "target_met": self.targets_met[label]}
+        if label in self.negative:
+            found["chosen_on_negatives"] = self.negative[label].to_dict()
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         grid = self.cfg.thresholds()
         return {
@@ -250,10 +257,7 @@ class StreamingResult:
             "skipped_silent_clips": self.skipped_silent_clips,
             "thresholds": self.thresholds,
             "negative_hours": round(self.negative_hours, 6),
-            "classes": {label: {"current": self.current[label].to_dict(), "chosen": self.chosen[label].to_dict(),
-                                "target_met": self.targets_met[label],
-                                **({"chosen_on_negatives": self.negative[label].to_dict()} if label in self.negative else {})}
-                        for label in self.chosen},
+            "classes": {label: self._class_dict(label) for label in self.chosen},
             "sweep": {"thresholds": grid, **{label: {"frr": [o.frr for o in curve],
                                                      "fa_per_hour": [o.fa_per_hour for o in curve]}
                                              for label, curve in self.curves.items()}},

@@ -54,12 +54,12 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # None: len(sampler) // batch_size
     num_workers: int = 2  # data-generation worker processes
     seed: int = 0  # seeds python, numpy and torch
-    # checkpoints (.pt) whose averaged per-step probabilities the model also learns (distillation;
-    # audio_lstm.distill); () trains on the hard targets alone
-    teachers: tuple[str, ...] = ()
     # checkpoint whose weights and feature normalisation training starts from (fine-tuning; its
     # model and front-end configs must match); "": random weights, normalisation measured here
     init_from: str = ""
+    # checkpoints (.pt) whose averaged per-step probabilities the model also learns (distillation;
+    # audio_lstm.distill); () trains on the hard targets alone
+    teachers: tuple[str, ...] = ()
     distill_weight: float = 0.5  # share of the loss that is KL to the teachers (the rest: hard targets)
     # share of each keyword occurrence's loss taken at its best step (max-pooling loss, audio_lstm.losses);
     # 0: cross-entropy on every step of its target window
@@ -102,9 +102,11 @@ def starting_model(path: Path | str, model_cfg: ModelConfig, mfcc_cfg: MfccConfi
     """The checkpoint a fine-tuning run starts from; ValueError (naming it) if it is another model."""
     start, start_mfcc, _ = load_checkpoint(path)
     if start.cfg != model_cfg:
-        raise ValueError(f"--init {path}: its model {asdict(start.cfg)} differs from the one to train {asdict(model_cfg)}")
+        raise ValueError(f"fine-tuning checkpoint {path}: its model {asdict(start.cfg)} differs from the one "
+                         f"to train {asdict(model_cfg)}")
     if start_mfcc != mfcc_cfg:
-        raise ValueError(f"--init {path}: its front end {start_mfcc.to_dict()} differs from {mfcc_cfg.to_dict()}")
+        raise ValueError(f"fine-tuning checkpoint {path}: its front end {start_mfcc.to_dict()} differs from "
+                         f"{mfcc_cfg.to_dict()}")
     return start
 
 

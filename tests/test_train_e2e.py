@@ -191,7 +191,7 @@ def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(tmp_path: P
 
     capsys.readouterr()
     assert train_main([str(data), "--out", str(tmp_path / "wide"), "--init", str(base), "--hidden", "24"]) == 2
-    assert "--init" in (err := capsys.readouterr().err) and "differs" in err and str(base) in err
+    assert f"fine-tuning checkpoint {base}: its model" in (err := capsys.readouterr().err) and "differs" in err
     assert not (tmp_path / "wide").exists()
     assert train_main([str(data), "--out", str(tmp_path / "none"), "--init", str(tmp_path / "missing.pt")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
