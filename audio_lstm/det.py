@@ -110,6 +110,10 @@ class ClassOutcome:
         """False accepts during background or unknown speech (see the module docstring)."""
         return sum(count for cause, count in self.false_accept_causes if cause in NEGATIVE_CAUSES)
 
+    def negative_fa_per_hour(self, negative_hours: float) -> float:
+        """Negative false accepts per hour of stream outside event words (inf without such time)."""
+        return self.negative_false_accepts / negative_hours if negative_hours > 0 else math.inf
+
     @property
     def substitutions(self) -> int:
         """False accepts while another event label's word was playing."""
@@ -258,9 +262,7 @@ def choose_threshold(
     """
 
     def rate(o: ClassOutcome) -> float:
-        if negative_hours is None:
-            return o.fa_per_hour
-        return o.negative_false_accepts / negative_hours if negative_hours > 0 else math.inf
+        return o.fa_per_hour if negative_hours is None else o.negative_fa_per_hour(negative_hours)
 
     meeting = [o for o in curve if o.threshold is not None and rate(o) <= target_fa_per_hour]
     return min(meeting, key=lambda o: o.threshold) if meeting else None  # type: ignore[arg-type, return-value]

@@ -156,7 +156,7 @@ def format_negative_table(result: StreamingResult) -> str:
     for label, o in result.negative.items():
         if not o.events:
             continue
-        rate = o.negative_false_accepts / hours if hours > 0 else 0.0
+        rate = o.negative_fa_per_hour(hours) if hours > 0 else 0.0
         lines.append(f"{label:<12} {o.threshold:5.2f} {o.frr:6.3f} {rate:6.2f} {o.substitutions / o.hours:7.2f}")
     keywords = [label for label in KEYWORDS if result.chosen.get(label) and result.chosen[label].events]
     if keywords:
