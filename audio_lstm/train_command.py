@@ -39,6 +39,13 @@ def max_pool_weight(text: str) -> float:
     return number_in(text, lambda weight: 0.0 <= weight <= 1.0, "a share W with 0 <= W <= 1")
 
 
+def warp_width(text: str) -> float:
+    """argparse type: a warp half-width W with 0 <= W <= 0.3."""
+    from audio_lstm.device.options import number_in
+
+    return number_in(text, lambda width: 0.0 <= width <= 0.3, "a half-width W with 0 <= W <= 0.3")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from audio_lstm.device.options import positive_int
     from audio_lstm.features import MfccConfig
@@ -67,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=train.seed)
     parser.add_argument("--spec-augment", type=float, default=train.spec_augment.probability, metavar="P",
                         help="chance a training stream's log-mel spectrogram is masked (0: off)")
+    parser.add_argument("--vtlp", type=warp_width, default=1.0 - train.spec_augment.warp_range[0], metavar="W",
+                        help="warp each training stream's frequency axis by a factor drawn from 1-W..1+W "
+                             "(vocal-tract-length perturbation; default: 0, off)")
     parser.add_argument("--ema-decay", type=ema_decay, default=train.ema_decay, metavar="D",
                         help="validate and save a moving average of the weights with this per-step decay "
                              f"(0: the raw weights; default: {train.ema_decay:g})")
@@ -140,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         teachers=tuple(str(path) for path in args.teacher or ()),
         distill_weight=TrainConfig().distill_weight if args.distill_weight is None else args.distill_weight,
         max_pool_weight=args.max_pool_weight, init_from=str(args.init or ""),
-        spec_augment=dataclasses.replace(TrainConfig().spec_augment, probability=args.spec_augment),
+        spec_augment=dataclasses.replace(TrainConfig().spec_augment, probability=args.spec_augment,
+                                         warp_range=(1.0 - args.vtlp, 1.0 + args.vtlp)),
         stream=dataclasses.replace(TrainConfig().stream, generated_share=args.generated_share,
                                    label_weights=weights, unknown_onset=args.unknown_onset),
     )

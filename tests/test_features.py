@@ -123,3 +123,41 @@ def test_torch_frontend_masks_only_when_asked() -> None:
     assert masked.shape == plain.shape
     assert not torch.allclose(masked, plain)
     assert torch.equal(frontend(audio), plain)
+
+
+def test_warp_spectrum_moves_a_tone_by_the_factor_and_keeps_the_ends() -> None:
+    torch = pytest.importorskip("torch")
+    from audio_lstm.torch_features import WARP_CUTOFF, warp_spectrum
+
+    power = torch.zeros(4, 3, 257)
+    power[:, :, 60] = 1.0  # a tone below the cutoff (0.6 * 256 = 153.6 bins)
+    power[:, :, 256] = 2.0  # energy at the Nyquist bin
+    warped = warp_spectrum(power, torch.tensor([1.0, 1.1, 0.9, 1.25]))
+    assert torch.equal(warped[0], power[0])  # factor 1: unchanged
+    assert [int(warped[i, 0, :200].argmax()) for i in range(4)] == [60, 66, 54, 75]  # 60 * factor
+    assert torch.allclose(warped[:, :, 256], torch.full((4, 3), 2.0))  # Nyquist stays in place
+    assert torch.allclose(warped[:, :, 0], power[:, :, 0])  # so does 0 Hz
+    # above the cutoff the mapping is one straight line to Nyquist: a tone there moves less than 1.1x
+    high = torch.zeros(1, 1, 257)
+    high[0, 0, 220] = 1.0
+    peak = int(warp_spectrum(high, torch.tensor([1.1]))[0, 0].argmax())
+    bound = WARP_CUTOFF * 256
+    expected = 256 - (256 - bound) / (256 - bound / 1.1) * (256 - 220)
+    assert abs(peak - expected) <= 1 and 220 < peak < 242
+
+
+def test_torch_frontend_warps_only_when_asked() -> None:
+    torch = pytest.importorskip("torch")
+    from audio_lstm.torch_features import SpecAugmentConfig, TorchMfcc
+
+    audio = torch.from_numpy(np.stack([signal(1.0, seed) for seed in range(3)]))
+    frontend = TorchMfcc(MfccConfig())
+    plain = frontend(audio)
+    no_warp = frontend(audio, SpecAugmentConfig(probability=0.0), torch.Generator().manual_seed(0))
+    assert torch.equal(no_warp, plain)  # masking off and warp range (1, 1): the device front end
+    warp = SpecAugmentConfig(probability=0.0, warp_range=(0.9, 1.1))
+    warped = frontend(audio, warp, torch.Generator().manual_seed(0))
+    assert torch.equal(warped, frontend(audio, warp, torch.Generator().manual_seed(0)))  # seeded
+    assert all(not torch.allclose(warped[i], plain[i], atol=1e-3) for i in range(3))  # each stream warped
+    with pytest.raises(ValueError, match="warp_range"):
+        SpecAugmentConfig(warp_range=(1.1, 0.9))

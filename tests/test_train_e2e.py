@@ -89,6 +89,13 @@ def test_ema_decay_errors(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert "expected a decay D with 0 <= D < 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("bad", ["0.31", "-0.1", "x", "nan"])
+def test_vtlp_errors(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        train_main(["data", "--vtlp", bad])
+    assert "expected a half-width W with 0 <= W <= 0.3" in capsys.readouterr().err
+
+
 def test_ema_changes_the_saved_weights_not_the_training(tmp_path: Path) -> None:
     import torch
 
@@ -112,12 +119,13 @@ def test_stacked_model_with_unknown_onset_trains_exports_and_runs(tmp_path: Path
     data = tmp_path / "data"
     write_corpus(data, speakers=12)
     args = [str(data), "--out", str(tmp_path / "run"), "--frame-stack", "3", "--unknown-onset", "not_keyword",
-            "--epochs", "1",
+            "--vtlp", "0.1", "--epochs", "1",
             "--steps-per-epoch", "2", "--batch-size", "8", "--hidden", "16", "--layers", "1", "--workers", "0",
             "--no-progress"]
     assert train_main(args) == 0
     model, _, extra = load_checkpoint(tmp_path / "run" / "best.pt")
     assert model.cfg.frame_stack == 3 and extra["train_config"]["stream"]["unknown_onset"] == "not_keyword"
+    assert extra["train_config"]["spec_augment"]["warp_range"] == pytest.approx([0.9, 1.1])
     assert export_main([str(tmp_path / "run" / "best.pt"), "--skip-parity"]) == 0
     classifier = StreamingClassifier(tmp_path / "run" / "model.int8.onnx")
     assert classifier.info.frame_stack == 3
