@@ -25,10 +25,13 @@ from audio_lstm.data import Corpus
 from audio_lstm.device.options import number_in
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.frame_stack import step_smoothing
-from audio_lstm.labels import GLASS, KEYWORDS, LABELS, SILENCE
+from audio_lstm.labels import GLASS, LABELS, SILENCE
 from audio_lstm.sources import LAYOUTS
-from audio_lstm.det import ClassOutcome, plot_det
-from audio_lstm.streaming_eval import StreamingEvalConfig, StreamingResult, background_paths, evaluate_streaming
+from audio_lstm.det_plot import plot_det
+from audio_lstm.eval_streams import StreamingEvalConfig, background_paths
+from audio_lstm.speakers import format_speaker_table
+from audio_lstm.streaming_eval import evaluate_streaming
+from audio_lstm.streaming_report import format_false_accept_causes, format_negative_table, format_streaming_table
 from audio_lstm.validation import BatchScorer, ClipReport, ClipSet, evaluate_clips
 
 PROG = "audio-lstm evaluate"
@@ -127,53 +130,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def format_streaming_table(result: StreamingResult) -> str:
-    """One line per label: events, then threshold/FRR/FA per hour at the model's and the chosen thresholds."""
-
-    def cells(o: ClassOutcome) -> str:
-        thr = "   -" if o.threshold is None else f"{o.threshold:4.2f}"
-        frr = "     -" if o.frr is None else f"{o.frr:6.3f}"
-        return f"{thr} {frr} {o.fa_per_hour:6.2f}"
-
-    def seconds(value: float | None) -> str:
-        return "     -" if value is None else f"{value:6.2f}"
-
-    lines = [f"{'label':<12} {'events':>6} | {'model thr':>9} {'FRR':>5} {'FA/h':>6} | "
-             f"{'chosen':>6} {'FRR':>6} {'FA/h':>6} {'delay p50':>9} {'p90':>6}"]
-    for label, chosen in result.chosen.items():
-        note = "" if result.targets_met[label] else "  (target not met)"
-        lines.append(f"{label:<12} {chosen.events:>6} | {'':>4}{cells(result.current[label])} | {'':>2}{cells(chosen)} "
-                     f"{'':>3}{seconds(chosen.delay_percentile(50))} {seconds(chosen.delay_percentile(90))}{note}")
-    return "\n".join(lines)
-
-
-def format_negative_table(result: StreamingResult) -> str:
-    """Thresholds chosen counting only negative false accepts (background, unknown speech; audio_lstm.det)."""
-    hours = result.negative_hours
-    lines = [f"counting only false accepts during background and unknown speech ({hours:.2f} h outside event words); "
-             "substitutions: false accepts while another event word played",
-             f"{'label':<12} {'thr':>5} {'FRR':>6} {'FA/h':>6} {'subst/h':>7}"]
-    for label, o in result.negative.items():
-        if not o.events:
-            continue
-        rate = o.negative_fa_per_hour(hours) if hours > 0 else 0.0
-        lines.append(f"{label:<12} {o.threshold:5.2f} {o.frr:6.3f} {rate:6.2f} {o.substitutions / o.hours:7.2f}")
-    keywords = [label for label in KEYWORDS if result.chosen.get(label) and result.chosen[label].events]
-    if keywords:
-        strict = np.mean([result.chosen[label].frr for label in keywords])
-        quiet = np.mean([result.negative[label].frr for label in keywords])
-        lines.append(f"mean keyword FRR at the chosen thresholds: {strict:.3f} counting every false accept, "
-                     f"{quiet:.3f} counting only those during background and unknown speech")
-    return "\n".join(lines)
-
-
-def format_false_accept_causes(outcomes: dict[str, ClassOutcome]) -> str:
-    """One line per label with false accepts: how many, and during what (a true event's label or background)."""
-    lines = [f"  {label} {o.false_accepts}: " + ", ".join(f"{cause} {n}" for cause, n in o.false_accept_causes)
-             for label, o in outcomes.items() if o.false_accepts]
-    return "\n".join(["false accepts at the model's thresholds, by what was playing:", *lines]) if lines else ""
-
-
 def write_thresholds(model: Path, thresholds: dict[str, float]) -> None:
     """Store `thresholds` in the model file's `thresholds` metadata (merged; every other key kept).
 
@@ -214,6 +170,9 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
           f"target {cfg.target_fa_per_hour:g} false accepts/h")
     print(format_streaming_table(result))
     print(format_negative_table(result))
+    speakers = result.speakers()
+    if speakers:
+        print(format_speaker_table(speakers))
     causes = format_false_accept_causes(result.current)
     if causes:
         print(causes)

@@ -1,21 +1,16 @@
 """Streaming evaluation: long seeded streams with known event times, run through the device runtime.
 
-The stream is a sequence of scenes. Each scene is a stretch of real background (noise files and
-`_silence_` ambience clips of the evaluated split, chosen by `random_noise_segment`) at one random
-level, with keyword, glass and unknown-speech clips placed at random gaps, each word at a random SNR
-over the background under it. Clips are used in shuffled rounds, so every clip is heard about
-equally often. Scenes are rendered one at a time (any scene is a pure function of the seed and its
-index) and fed straight to the `StreamingClassifier`, which never resets in between, as `listen`
-never does; only the per-frame scores are kept. `audio_lstm.det` then replays the real `Detector`
-over those scores for every threshold of the sweep.
+`audio_lstm.eval_streams` builds the streams: scenes of real background with keyword, glass and
+unknown-speech clips at random gaps and SNRs, each clip heard about equally often. They are fed
+straight to the `StreamingClassifier`, which never resets in between, as `listen` never does; only
+the per-frame scores are kept. `audio_lstm.det` then replays the real `Detector` over those scores
+for every threshold of the sweep, and `audio_lstm.speakers` breaks the keyword misses down by speaker.
 
 Torch-free: needs the model file, numpy, soundfile and soxr (matplotlib only for the DET plots).
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,168 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from audio_lstm.augment import NoiseBank, db_to_gain, random_noise_segment, rms
-from audio_lstm.clip_audio import CLIP_SECONDS, load_clip
-from audio_lstm.data import Clip, Corpus
-from audio_lstm.det import ClassOutcome, ReportClock, TrueEvent, choose_threshold, measure, negative_hours, sweep
+from audio_lstm.augment import NoiseBank
+from audio_lstm.data import Clip
+from audio_lstm.det import ClassOutcome, ReportClock, choose_threshold, measure, negative_hours, sweep
 from audio_lstm.device.options import NON_EVENT_LABELS, make_detector
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
-from audio_lstm.labels import SILENCE
-
-PEAK_LIMIT = 0.99  # a scene louder than this is scaled down as a whole (SNRs are kept)
-
-
-@dataclass(frozen=True)
-class StreamingEvalConfig:
-    """How the evaluation streams are built and scored."""
-
-    hours: float = 1.0  # total stream audio (the false-accept measurement needs plenty)
-    seed: int = 0  # the streams are a pure function of this seed and the data
-    scene_seconds: float = 30.0  # background recording mix and level held this long
-    gap_seconds: tuple[float, float] = (2.0, 6.0)  # background between consecutive clips
-    snr_db: tuple[float, float] = (5.0, 20.0)  # word RMS over the RMS of the background under it
-    background_dbfs: tuple[float, float] = (-50.0, -30.0)  # RMS of a scene's background (quiet to loud room)
-    background_max_seconds: float = 1800.0  # background audio loaded at most
-    tolerance_s: float = 1.0  # a detection may start this long after the word's end and still hit
-    chunk_seconds: float = 0.08  # the stream is fed in capture chunks this long (listen's default 80 ms)
-    sweep_grid: tuple[float, float, float] = (0.02, 0.99, 0.01)  # DET sweep thresholds: first, last, step
-    target_fa_per_hour: float = 0.5  # thresholds are chosen to keep false accepts per hour at or below this
-
-    def __post_init__(self) -> None:
-        if not self.hours > 0 or not self.scene_seconds >= CLIP_SECONDS:
-            raise ValueError(f"need hours > 0 and scene_seconds >= {CLIP_SECONDS}, got {self.hours}, {self.scene_seconds}")
-        if not 0 < self.gap_seconds[0] <= self.gap_seconds[1] or self.tolerance_s < 0 or self.target_fa_per_hour < 0:
-            raise ValueError("need 0 < gap low <= gap high, tolerance_s >= 0 and target_fa_per_hour >= 0")
-
-    def thresholds(self) -> list[float]:
-        """The sweep's candidate thresholds, ascending."""
-        first, last, step = self.sweep_grid
-        return [round(first + i * step, 6) for i in range(int(math.floor((last - first) / step + 1e-9)) + 1)]
-
-
-@dataclass(frozen=True, eq=False)
-class EventClip:
-    """A labelled clip ready to place: exactly one clip length of audio and its word inside it."""
-
-    label: str
-    path: Path
-    audio: np.ndarray  # float32, CLIP_SECONDS long
-    word: tuple[int, int]  # word activity [start, end) in samples
-
-
-@dataclass(frozen=True)
-class PlacedClip:
-    """One clip in a scene."""
-
-    clip: int  # index into the event clips
-    offset: int  # scene sample where the clip's audio starts
-    snr_db: float  # word RMS over the RMS of the background under the word
-
-
-@dataclass(frozen=True)
-class Scene:
-    """A stretch of background with clips on it."""
-
-    start: int  # stream sample of the scene's first sample
-    length: int  # samples
-    level_dbfs: float  # background RMS
-    clips: tuple[PlacedClip, ...]
-
-
-@dataclass(frozen=True)
-class StreamPlan:
-    """Where everything goes: scenes in stream order and the true events they hold."""
-
-    seed: int
-    sample_rate: int
-    scenes: tuple[Scene, ...]
-    events: tuple[TrueEvent, ...]
-
-    @property
-    def samples(self) -> int:
-        return sum(scene.length for scene in self.scenes)
-
-    @property
-    def seconds(self) -> float:
-        return self.samples / self.sample_rate
-
-
-def load_event_clips(clips: Sequence[Clip], sample_rate: int) -> tuple[list[EventClip], int]:
-    """Every non-silence clip with its word activity; also the number skipped as silent."""
-    length = int(round(CLIP_SECONDS * sample_rate))
-    loaded: list[EventClip] = []
-    for clip in clips:
-        if clip.label == SILENCE:
-            continue
-        audio, word = load_clip(clip.path, sample_rate, length)
-        if word is not None:
-            loaded.append(EventClip(clip.label, clip.path, audio, word))
-    return loaded, sum(clip.label != SILENCE for clip in clips) - len(loaded)
-
-
-def background_paths(corpus: Corpus, split: str) -> list[Path]:
-    """Background recordings for a split: its `_silence_` clips and the corpus noise files that are
-    not clips of another split (split "all": every silence clip and noise file)."""
-    other = {clip.path for clip in corpus.clips if split != "all" and clip.split != split}
-    silence = [clip.path for clip in corpus.clips if clip.label == SILENCE and clip.path not in other]
-    return list(dict.fromkeys([*silence, *(path for path in corpus.noise_files if path not in other)]))
-
-
-def plan_streams(clips: Sequence[EventClip], cfg: StreamingEvalConfig, sample_rate: int) -> StreamPlan:
-    """Lay out `cfg.hours` of scenes with clips at random gaps; deterministic for `cfg.seed`."""
-    if not clips:
-        raise ValueError("no clips with audible words to place in the streams")
-    rng = np.random.default_rng([cfg.seed, 0])
-    rounds = itertools.chain.from_iterable(rng.permutation(len(clips)) for _ in itertools.count())
-    scene_length = int(round(cfg.scene_seconds * sample_rate))
-    count = math.ceil(cfg.hours * 3600.0 / cfg.scene_seconds - 1e-9)
-    scenes: list[Scene] = []
-    events: list[TrueEvent] = []
-
-    def gap() -> int:
-        return int(round(rng.uniform(*cfg.gap_seconds) * sample_rate))
-
-    for index in range(count):
-        start = index * scene_length
-        level = float(rng.uniform(*cfg.background_dbfs))
-        placed: list[PlacedClip] = []
-        position = gap()
-        while position + len(clips[0].audio) <= scene_length:
-            chosen = int(next(rounds))
-            clip = clips[chosen]
-            placed.append(PlacedClip(chosen, position, float(rng.uniform(*cfg.snr_db))))
-            first, last = start + position + clip.word[0], start + position + clip.word[1]
-            events.append(TrueEvent(clip.label, first / sample_rate, last / sample_rate, str(clip.path)))
-            position += len(clip.audio) + gap()
-        scenes.append(Scene(start, scene_length, level, tuple(placed)))
-    return StreamPlan(cfg.seed, sample_rate, tuple(scenes), tuple(events))
-
-
-def render_scene(plan: StreamPlan, index: int, clips: Sequence[EventClip], background: NoiseBank) -> np.ndarray:
-    """The audio of scene `index` (float32), a pure function of the plan's seed and the index."""
-    scene = plan.scenes[index]
-    rng = np.random.default_rng([plan.seed, 1, index])
-    audio = random_noise_segment(background, scene.length, rng).astype(np.float32, copy=True)
-    level = rms(audio)
-    if level > 0:
-        audio *= np.float32(db_to_gain(scene.level_dbfs) / level)
-    for placed in scene.clips:
-        clip = clips[placed.clip]
-        first, last = clip.word
-        under = rms(audio[placed.offset + first : placed.offset + last]) or db_to_gain(scene.level_dbfs)
-        gain = under * db_to_gain(placed.snr_db) / rms(clip.audio[first:last])
-        audio[placed.offset : placed.offset + len(clip.audio)] += clip.audio * np.float32(gain)
-    peak = float(np.abs(audio).max()) if len(audio) else 0.0
-    if peak > PEAK_LIMIT:
-        audio *= np.float32(PEAK_LIMIT / peak)
-    return audio
-
-
-def iter_stream(plan: StreamPlan, clips: Sequence[EventClip], background: NoiseBank) -> Iterator[np.ndarray]:
-    """The stream's audio, one scene at a time."""
-    for index in range(len(plan.scenes)):
-        yield render_scene(plan, index, clips, background)
+from audio_lstm.eval_streams import StreamingEvalConfig, StreamPlan, iter_stream, load_event_clips, plan_streams
+from audio_lstm.labels import KEYWORDS
+from audio_lstm.speakers import SpeakerOutcome, speaker_outcomes, speakers_dict
 
 
 def score_stream(classifier: StreamingClassifier, blocks: Iterator[np.ndarray], chunk_samples: int) -> np.ndarray:
@@ -244,6 +86,13 @@ class StreamingResult:
             found["chosen_on_negatives"] = self.negative[label].to_dict()
         return found
 
+    def speakers(self) -> dict[str, list[SpeakerOutcome]]:
+        """Keyword false rejects per speaker at the chosen thresholds, strict and negatives-only."""
+        keywords = [label for label in KEYWORDS if label in self.chosen and self.chosen[label].events]
+        found = {"every false accept": self.chosen, "negatives only": self.negative}
+        return {name: speaker_outcomes(self.plan.events, outcomes, keywords)
+                for name, outcomes in found.items() if outcomes}
+
     def to_dict(self) -> dict[str, Any]:
         grid = self.cfg.thresholds()
         return {
@@ -258,6 +107,7 @@ class StreamingResult:
             "thresholds": self.thresholds,
             "negative_hours": round(self.negative_hours, 6),
             "classes": {label: self._class_dict(label) for label in self.chosen},
+            "keyword_frr_per_speaker": {name: speakers_dict(rows) for name, rows in self.speakers().items()},
             "sweep": {"thresholds": grid, **{label: {"frr": [o.frr for o in curve],
                                                      "fa_per_hour": [o.fa_per_hour for o in curve]}
                                              for label, curve in self.curves.items()}},
@@ -292,20 +142,18 @@ def evaluate_streaming(
                       *scoring)
     curves = sweep(detector_for, scores, plan.events, labels, cfg.thresholds(), *scoring)
     quiet = negative_hours(plan.events, labels, cfg.tolerance_s, plan.seconds)
-    picked: dict[str, float | None] = {}
-    picked_quiet: dict[str, float | None] = {}  # the same, counting only negative false accepts
-    met: dict[str, bool] = {}
-    for label in labels:
-        best = choose_threshold(curves[label], cfg.target_fa_per_hour)
-        best_quiet = choose_threshold(curves[label], cfg.target_fa_per_hour, quiet)
-        met[label] = best is not None
-        if current[label].events == 0:  # nothing to trade false accepts against: keep the model's
-            picked[label] = picked_quiet[label] = current[label].threshold
-        else:  # the lowest threshold meeting the target, else the highest swept
-            picked[label] = best.threshold if best is not None else cfg.thresholds()[-1]
-            picked_quiet[label] = best_quiet.threshold if best_quiet is not None else cfg.thresholds()[-1]
-    chosen = measure(detector_for, scores, plan.events, picked, *scoring)
-    negative = measure(detector_for, scores, plan.events, picked_quiet, *scoring)
+
+    def pick(label: str, negative_hours: float | None) -> float | None:
+        """The lowest threshold meeting the target, else the highest swept; with no true events,
+        nothing to trade false accepts against: the model's own."""
+        if current[label].events == 0:
+            return current[label].threshold
+        best = choose_threshold(curves[label], cfg.target_fa_per_hour, negative_hours)
+        return best.threshold if best is not None else cfg.thresholds()[-1]
+
+    met = {label: choose_threshold(curves[label], cfg.target_fa_per_hour) is not None for label in labels}
+    chosen = measure(detector_for, scores, plan.events, {label: pick(label, None) for label in labels}, *scoring)
+    negative = measure(detector_for, scores, plan.events, {label: pick(label, quiet) for label in labels}, *scoring)
     model = {"path": str(classifier.path), "model_version": classifier.info.model_version,
              "precision": classifier.info.precision}
     return StreamingResult(cfg, plan, model, {"files": len(background), "seconds": round(background.seconds, 2)},

@@ -27,16 +27,11 @@ from audio_lstm.det import (
 from audio_lstm.device.options import make_detector
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
-from audio_lstm.evaluate import format_false_accept_causes, glass_figures, main
+from audio_lstm.evaluate import glass_figures, main
+from audio_lstm.streaming_report import format_false_accept_causes
 from audio_lstm.labels import LABELS, SILENCE
-from audio_lstm.streaming_eval import (
-    EventClip,
-    StreamingEvalConfig,
-    iter_stream,
-    plan_streams,
-    render_scene,
-    score_stream,
-)
+from audio_lstm.eval_streams import EventClip, StreamingEvalConfig, iter_stream, plan_streams, render_scene
+from audio_lstm.streaming_eval import score_stream
 from audio_lstm.validation import ClipReport
 
 RATE = 16000
@@ -293,6 +288,18 @@ def test_streaming_command_reports_and_writes_thresholds_only_when_asked(tiny_mo
     assert 0 < report["negative_hours"] < report["hours"]
     assert "counting only false accepts during background and unknown speech" in text
     assert not (out / "det_up.png").exists()  # no "up" events: nothing to plot
+    # per speaker: the three validation speakers' keyword words and misses add up to the classes'
+    per_speaker = report["keyword_frr_per_speaker"]
+    assert set(per_speaker) == {"every false accept", "negatives only"}
+    for name, key in (("every false accept", "chosen"), ("negatives only", "chosen_on_negatives")):
+        rows = per_speaker[name]["speakers"]
+        assert set(rows) == set(speakers("validation", 3))
+        assert sum(row["words"] for row in rows.values()) == report["event_counts"]["yes"] + report["event_counts"]["no"]
+        assert sum(row["missed"] for row in rows.values()) == sum(
+            report["classes"][label][key]["false_rejects"] for label in ("yes", "no"))
+        assert per_speaker[name]["speaker_balanced_frr"] == pytest.approx(
+            np.mean([row["frr"] for row in rows.values()]), abs=1e-5)
+    assert "keyword false rejects per speaker (3 speakers" in text
     assert len(report["sweep"]["thresholds"]) == len(report["sweep"]["yes"]["frr"]) == 98
 
     code, text, err = run(capsys, model, tiny_data, "--streaming", "--hours", "0.02", "--seed", "5", "--write-thresholds")
