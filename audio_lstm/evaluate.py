@@ -25,11 +25,11 @@ from audio_lstm.data import Corpus
 from audio_lstm.device.options import number_in
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.frame_stack import step_smoothing
-from audio_lstm.labels import GLASS, LABELS, SILENCE
+from audio_lstm.labels import GLASS, KEYWORDS, LABELS, SILENCE
 from audio_lstm.sources import LAYOUTS
 from audio_lstm.det_plot import plot_det
 from audio_lstm.eval_streams import StreamingEvalConfig, background_paths
-from audio_lstm.speakers import format_speaker_table
+from audio_lstm.speakers import clip_speaker_outcomes, format_speaker_table, speakers_dict
 from audio_lstm.streaming_eval import evaluate_streaming
 from audio_lstm.streaming_report import format_false_accept_causes, format_negative_table, format_streaming_table
 from audio_lstm.validation import BatchScorer, ClipReport, ClipSet, evaluate_clips
@@ -246,9 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     print(report.format_table())
     if glass is not None:
         print(format_glass(glass))
+    speakers = clip_speaker_outcomes([c.path for c in clips], [c.label for c in clips], report.predictions, KEYWORDS)
+    if speakers:
+        print(format_speaker_table({"clips": speakers}, title="share of keyword clips called another label, in"))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "report.json").write_text(json.dumps({**report.to_dict(), "glass": glass}, indent=2))
+        found = {**report.to_dict(), "glass": glass, "keyword_frr_per_speaker": speakers_dict(speakers)}
+        (args.out / "report.json").write_text(json.dumps(found, indent=2))
         report.plot_confusion(args.out / "confusion.png", title=f"{args.model.name}: {args.split}")
         print(f"report written to {args.out}")
     return 0

@@ -56,6 +56,28 @@ def speaker_outcomes(
                   key=lambda row: (-row.words, row.speaker))
 
 
+def clip_speaker_outcomes(
+    paths: Sequence[Path], truths: Sequence[str], predictions: Sequence[str], keywords: Iterable[str]
+) -> list[SpeakerOutcome]:
+    """Per speaker of the keyword clips: clips, and those not called their own label (clip mode).
+
+    Here every clip is one word, so `words` equals `clips` and `missed` counts the wrong calls.
+    """
+    wanted = set(keywords)
+    if not len(paths) == len(truths) == len(predictions):
+        raise ValueError(f"need one truth and one prediction per clip: {len(paths)} paths, {len(truths)} truths, "
+                         f"{len(predictions)} predictions")
+    clips: Counter[str] = Counter()
+    wrong: Counter[str] = Counter()
+    for path, truth, predicted in zip(paths, truths, predictions):
+        if truth in wanted:
+            speaker = speaker_of(Path(path).stem)
+            clips[speaker] += 1
+            wrong[speaker] += predicted != truth
+    return sorted((SpeakerOutcome(name, count, count, wrong[name]) for name, count in clips.items()),
+                  key=lambda row: (-row.words, row.speaker))
+
+
 def speaker_balanced_frr(rows: Sequence[SpeakerOutcome]) -> float | None:
     """Mean of the speakers' FRRs, each speaker counting once; None without speakers."""
     return sum(row.frr for row in rows) / len(rows) if rows else None
@@ -69,7 +91,8 @@ def speakers_dict(rows: Sequence[SpeakerOutcome]) -> dict[str, Any]:
                                        "frr": round(row.frr, 6)} for row in rows}}
 
 
-def format_speaker_table(columns: Mapping[str, Sequence[SpeakerOutcome]], max_rows: int = 25) -> str:
+def format_speaker_table(columns: Mapping[str, Sequence[SpeakerOutcome]], max_rows: int = 25,
+                         title: str = "FRR at the thresholds chosen") -> str:
     """Speakers as rows (the `max_rows` with most words), one FRR column per named set of
     thresholds, and each column's balanced FRR over every speaker.
 
@@ -78,8 +101,7 @@ def format_speaker_table(columns: Mapping[str, Sequence[SpeakerOutcome]], max_ro
     names = list(columns)
     first = columns[names[0]]
     by_name = [{row.speaker: row for row in columns[name]} for name in names]
-    lines = [f"keyword false rejects per speaker ({len(first)} speakers; FRR at the thresholds chosen "
-             + " / ".join(names) + ")",
+    lines = [f"keyword false rejects per speaker ({len(first)} speakers; {title} " + " / ".join(names) + ")",
              f"{'speaker':<12} {'clips':>5} {'words':>5} " + " ".join(f"{'FRR':>6}" for _ in names)]
     for row in first[:max_rows]:
         lines.append(f"{row.speaker:<12} {row.clips:>5} {row.words:>5} "

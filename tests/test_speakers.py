@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from audio_lstm.det import ReportClock, TrueEvent, measure
 from audio_lstm.device.detector import Detector
 from audio_lstm.labels import LABELS, SILENCE
-from audio_lstm.speakers import SpeakerOutcome, format_speaker_table, speaker_balanced_frr, speaker_outcomes, speakers_dict
+from audio_lstm.speakers import (
+    SpeakerOutcome,
+    clip_speaker_outcomes,
+    format_speaker_table,
+    speaker_balanced_frr,
+    speaker_outcomes,
+    speakers_dict,
+)
 
 CLOCK = ReportClock(16000, 160, 512, smoothing_frames=1, frames_per_call=0, chunk_samples=1280, stream_seconds=20.0)
 
@@ -60,3 +69,14 @@ def test_table_has_a_column_per_threshold_set_and_truncates_rows() -> None:
     assert lines[4] == "... 2 more speakers with 15 words"
     balanced = (0 + 1 / 9 + 2 / 8 + 3 / 7) / 4
     assert lines[5] == f"speaker-balanced keyword FRR (each speaker counts once): {balanced:.3f} strict, 0.000 lenient"
+
+
+def test_clip_mode_counts_wrong_calls_of_keyword_clips_per_speaker() -> None:
+    paths = [Path(p) for p in ("yes/aaaa_nohash_0.wav", "no/aaaa_nohash_1.wav", "yes/bbbb_nohash_0.wav",
+                               "_unknown_/bbbb_nohash_2.wav", "cat_cccc_nohash_0.wav")]
+    truths = ["yes", "no", "yes", "_unknown_", "_unknown_"]
+    predictions = ["yes", "up", "yes", "yes", "_unknown_"]  # the unknown clip called "yes" is not a keyword miss
+    rows = clip_speaker_outcomes(paths, truths, predictions, ["yes", "no"])
+    assert rows == [SpeakerOutcome("aaaa", 2, 2, 1), SpeakerOutcome("bbbb", 1, 1, 0)]
+    with pytest.raises(ValueError, match="one truth and one prediction per clip: 5 paths, 5 truths, 4 predictions"):
+        clip_speaker_outcomes(paths, truths, predictions[:4], ["yes"])

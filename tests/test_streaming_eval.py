@@ -331,6 +331,13 @@ def test_clip_mode_prints_and_stores_the_glass_figures(tiny_model, tiny_data, tm
     recalled = confusion[glass, glass]
     assert (f"glass_break: recall {recalled / 3:.3f} ({recalled}/3 glass clips), false-alarm rate "
             f"{report['glass']['false_alarm_rate']:.3f} ({report['glass']['false_alarms']}/12 other clips)") in text
+    # keyword clips per speaker: each validation speaker has one "yes" and one "no" clip
+    per_speaker = report["keyword_frr_per_speaker"]["speakers"]
+    assert set(per_speaker) == set(speakers("validation", 3))
+    assert all(row["clips"] == row["words"] == 2 for row in per_speaker.values())
+    keywords = [report["labels"].index(label) for label in ("yes", "no")]
+    wrong = sum(confusion[i].sum() - confusion[i, i] for i in keywords)
+    assert sum(row["missed"] for row in per_speaker.values()) == wrong
 
 
 def test_bad_input_exits_2_with_one_line(tiny_model, tiny_data, tmp_path, capsys) -> None:  # noqa: ANN001
