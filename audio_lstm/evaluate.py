@@ -170,7 +170,7 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
           f"target {cfg.target_fa_per_hour:g} false accepts/h")
     print(format_streaming_table(result))
     print(format_negative_table(result))
-    speakers = result.speakers()
+    speakers = result.speakers
     if speakers:
         print(format_speaker_table(speakers))
     causes = format_false_accept_causes(result.current)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ class StreamingResult:
             found["chosen_on_negatives"] = self.negative[label].to_dict()
         return found
 
+    @cached_property
     def speakers(self) -> dict[str, list[SpeakerOutcome]]:
         """Keyword false rejects per speaker at the chosen thresholds, strict and negatives-only."""
         keywords = [label for label in KEYWORDS if label in self.chosen and self.chosen[label].events]
@@ -107,7 +109,7 @@ class StreamingResult:
             "thresholds": self.thresholds,
             "negative_hours": round(self.negative_hours, 6),
             "classes": {label: self._class_dict(label) for label in self.chosen},
-            "keyword_frr_per_speaker": {name: speakers_dict(rows) for name, rows in self.speakers().items()},
+            "keyword_frr_per_speaker": {name: speakers_dict(rows) for name, rows in self.speakers.items()},
             "sweep": {"thresholds": grid, **{label: {"frr": [o.frr for o in curve],
                                                      "fa_per_hour": [o.fa_per_hour for o in curve]}
                                              for label, curve in self.curves.items()}},
