@@ -145,17 +145,18 @@ def evaluate_streaming(
     curves = sweep(detector_for, scores, plan.events, labels, cfg.thresholds(), *scoring)
     quiet = negative_hours(plan.events, labels, cfg.tolerance_s, plan.seconds)
 
-    def pick(label: str, negative_hours: float | None) -> float | None:
-        """The lowest threshold meeting the target, else the highest swept; with no true events,
-        nothing to trade false accepts against: the model's own."""
+    def pick(label: str, best: ClassOutcome | None) -> float | None:
+        """The lowest threshold meeting the target (`best`), else the highest swept; with no true
+        events, nothing to trade false accepts against: the model's own."""
         if current[label].events == 0:
             return current[label].threshold
-        best = choose_threshold(curves[label], cfg.target_fa_per_hour, negative_hours)
         return best.threshold if best is not None else cfg.thresholds()[-1]
 
-    met = {label: choose_threshold(curves[label], cfg.target_fa_per_hour) is not None for label in labels}
-    chosen = measure(detector_for, scores, plan.events, {label: pick(label, None) for label in labels}, *scoring)
-    negative = measure(detector_for, scores, plan.events, {label: pick(label, quiet) for label in labels}, *scoring)
+    strict = {label: choose_threshold(curves[label], cfg.target_fa_per_hour) for label in labels}
+    on_negatives = {label: choose_threshold(curves[label], cfg.target_fa_per_hour, quiet) for label in labels}
+    met = {label: best is not None for label, best in strict.items()}
+    chosen = measure(detector_for, scores, plan.events, {k: pick(k, v) for k, v in strict.items()}, *scoring)
+    negative = measure(detector_for, scores, plan.events, {k: pick(k, v) for k, v in on_negatives.items()}, *scoring)
     model = {"path": str(classifier.path), "model_version": classifier.info.model_version,
              "precision": classifier.info.precision}
     return StreamingResult(cfg, plan, model, {"files": len(background), "seconds": round(background.seconds, 2)},
