@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="data folder(s) whose validation clips drive the parity checks (default: the training data)")
     parser.add_argument("--model-version", default=None, help="version string stored in the file (default: a timestamp)")
     parser.add_argument("--reduce-range", action="store_true",
-                        help="7-bit int8 weights, for x86 CPUs without VNNI (not needed on ARM)")
+                        help="7-bit weights (not needed: weights are stored unsigned, which does not saturate on x86)")
     parser.add_argument("--per-tensor", action="store_true",
                         help="one int8 scale per weight tensor instead of per output channel (about 3 us per call "
                              "faster on x86, lower int8/fp32 agreement)")

@@ -8,8 +8,10 @@ import logging
 import warnings
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
+from onnx import numpy_helper
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from torch import nn
 
@@ -89,8 +91,9 @@ def quantize_int8(fp32_path: Path, int8_path: Path, reduce_range: bool = False, 
 
     `per_channel` gives each gate unit (output channel) its own weight scale: on the r4 model it
     raised int8/fp32 clip-label agreement from 98.96 to 99.70 % for about 3 us more per call.
-    `reduce_range` uses 7-bit weights, which avoids int16 accumulator saturation on x86 CPUs
-    without VNNI; ARM boards (the target) do not need it.
+    The weights are quantized symmetrically to int8 and then stored as uint8 (see
+    `store_weights_unsigned`), so x86 CPUs without VNNI do not saturate. `reduce_range` (7-bit
+    weights) is kept for comparison; with unsigned storage it is not needed anywhere.
     """
     root = logging.getLogger()
     level = root.level
@@ -106,6 +109,36 @@ def quantize_int8(fp32_path: Path, int8_path: Path, reduce_range: bool = False, 
         )
     finally:
         root.setLevel(level)
+    store_weights_unsigned(int8_path)
+
+
+# Quantized weight inputs per operator: (weights, their zero points) by input index.
+_QUANTIZED_WEIGHT_INPUTS = {"DynamicQuantizeLSTM": ((1, 9), (2, 11)), "MatMulInteger": ((1, 3),)}
+
+
+def store_weights_unsigned(path: Path) -> int:
+    """Rewrite the file's int8 weights and zero points as uint8 (q + 128); return how many tensors.
+
+    Lossless: ``(q + 128) - (z + 128) == q - z``, so every dequantized weight and every integer
+    product is unchanged. Why: with signed weights onnxruntime multiplies unsigned activations by
+    signed weights (U8S8), which on x86 CPUs without AVX-512 VNNI uses VPMADDUBSW, whose int16
+    pair sums saturate; on such a CPU (AMD EPYC with AVX2) the r25 file lost 1.1 points of clip
+    accuracy (92.4 -> 91.3 %). U8U8 has no saturating step on any CPU. Files already unsigned are
+    left as they are (returns 0).
+    """
+    graph = onnx.load(str(path))
+    names = {graph_node.input[i] for graph_node in graph.graph.node
+             for pair in _QUANTIZED_WEIGHT_INPUTS.get(graph_node.op_type, ())
+             for i in pair if i < len(graph_node.input) and graph_node.input[i]}
+    changed = 0
+    for tensor in graph.graph.initializer:
+        if tensor.name in names and tensor.data_type == onnx.TensorProto.INT8:
+            shifted = (numpy_helper.to_array(tensor).astype(np.int16) + 128).astype(np.uint8)
+            tensor.CopyFrom(numpy_helper.from_array(shifted, tensor.name))
+            changed += 1
+    if changed:
+        onnx.save(graph, str(path))
+    return changed
 
 
 def write_metadata(path: Path, metadata: dict[str, str]) -> None:

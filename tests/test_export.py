@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 
 from audio_lstm.device.model_file import ModelFileError, parse_metadata  # noqa: E402
 from audio_lstm.export.command import main as export_main  # noqa: E402
-from audio_lstm.export.onnx_export import export_checkpoint  # noqa: E402
+from audio_lstm.export.onnx_export import export_checkpoint, export_fp32, store_weights_unsigned  # noqa: E402
 from audio_lstm.export.parity import OnnxScorer, check_parity  # noqa: E402
 from audio_lstm.features import MfccConfig  # noqa: E402
 from audio_lstm.model import KeywordLSTM, ModelConfig, load_checkpoint, save_checkpoint  # noqa: E402
@@ -74,6 +74,47 @@ def test_int8_weight_scales_per_channel_or_per_tensor(tmp_path: Path, per_channe
     # the lean graph: normalisation kept explicit, no transposes around the LSTM layers
     ops = [node.op_type for node in graph.node]
     assert "Transpose" not in ops and {"Sub", "Div"} <= set(ops)
+
+
+def quantized_weights(path: Path) -> dict[str, tuple[np.ndarray, str]]:
+    """Each quantized op's integer weights minus their zero points, and the stored dtype."""
+    graph = onnx.load(str(path)).graph
+    values = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
+    inputs = {"DynamicQuantizeLSTM": ((1, 9), (2, 11)), "MatMulInteger": ((1, 3),)}
+    found = {}
+    for node in graph.node:
+        for weights, zero in inputs.get(node.op_type, ()):
+            q, z = values[node.input[weights]], values[node.input[zero]]
+            if node.op_type == "DynamicQuantizeLSTM":
+                z = z[:, None, :]  # (directions, 4 * hidden) -> per output column
+            found[f"{node.name}:{weights}"] = (q.astype(np.int32) - z.astype(np.int32), str(q.dtype))
+    return found
+
+
+def test_int8_weights_are_stored_unsigned_losslessly(tmp_path: Path) -> None:
+    """Export stores weights as uint8 (no U8S8 saturation on x86 without VNNI); the shift is exact."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = small_model(3)
+    _, int8 = export_checkpoint(model, MfccConfig(), tmp_path)
+    unsigned = quantized_weights(int8)
+    assert len(unsigned) == 2 * model.cfg.num_layers + 1  # W and R per layer, the classifier
+    assert {dtype for _, dtype in unsigned.values()} == {"uint8"}
+    export_fp32(model, tmp_path / "plain.onnx")  # the same quantization, signed weights kept
+    signed_path = tmp_path / "signed.onnx"
+    quantize_dynamic(str(tmp_path / "plain.onnx"), str(signed_path), weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["LSTM", "MatMul", "Gemm"], per_channel=True)
+    signed = quantized_weights(signed_path)
+    assert {dtype for _, dtype in signed.values()} == {"int8"}
+    for key, (q, _) in signed.items():
+        np.testing.assert_array_equal(unsigned[key][0], q)  # the same integers after the zero point
+    before = signed_path.read_bytes()
+    assert store_weights_unsigned(signed_path) == 2 * len(signed)  # weights and zero points
+    assert store_weights_unsigned(signed_path) == 0  # already unsigned: untouched
+    assert signed_path.read_bytes() != before
+    for key, (q, dtype) in quantized_weights(signed_path).items():
+        assert dtype == "uint8"
+        np.testing.assert_array_equal(q, signed[key][0])
 
 
 def test_parity_torch_fp32_and_chunked(tmp_path: Path) -> None:

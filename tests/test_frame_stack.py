@@ -38,7 +38,8 @@ def test_stacked_front_end_is_chunk_invariant_and_waits_for_whole_steps() -> Non
         size = int(rng.integers(1, 900))
         parts.append(frontend.process(audio[start : start + size]))
         start += size
-    np.testing.assert_allclose(np.concatenate(parts), expected, atol=1e-5)
+    # float32 values of up to ~500: BLAS kernels that group rows differently round differently
+    np.testing.assert_allclose(np.concatenate(parts), expected, rtol=1e-6, atol=1e-3)
     frontend.reset()
     assert len(frontend.process(audio[:3000], min_frames=6)) == 0  # 17 frames: only 5 whole steps
     assert frontend.pending_frames == 5
