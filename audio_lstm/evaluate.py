@@ -35,6 +35,7 @@ from audio_lstm.streaming_report import format_false_accept_causes, format_negat
 from audio_lstm.validation import BatchScorer, ClipReport, ClipSet, evaluate_clips
 
 PROG = "audio-lstm evaluate"
+CHOOSE_ON = ("every", "negatives")  # --choose-on: which false accepts the written thresholds count
 
 
 def torch_scorer(path: Path) -> tuple[BatchScorer, tuple[str, ...], int, int]:
@@ -126,8 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"false accepts per hour the chosen thresholds allow (default {defaults.target_fa_per_hour:g})")
     stream.add_argument("--write-thresholds", nargs="?", const="all", default=None, metavar="LABELS",
                         help="write the chosen thresholds into MODEL's metadata (in place; other keys kept); "
-                             "optionally only those of LABELS, comma-separated (e.g. glass_break)")
+                             "optionally only those of LABELS, comma-separated (e.g. glass_break; 'keywords': the ten)")
+    stream.add_argument("--choose-on", choices=CHOOSE_ON, default="every",
+                        help="the false accepts the written thresholds count: every one (default) or only "
+                             "'negatives', those during background and unknown speech")
     return parser
+
+
+def expand_label_names(names: str) -> set[str]:
+    """--write-thresholds' comma-separated labels, with 'keywords' standing for the ten keywords."""
+    named = set(names.split(","))
+    return (named - {"keywords"}) | set(KEYWORDS) if "keywords" in named else named
 
 
 def write_thresholds(model: Path, thresholds: dict[str, float]) -> None:
@@ -178,11 +188,15 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
         print(causes)
     chosen = ", ".join(f"{label}={value:.2f}" for label, value in result.thresholds.items())
     print(f"chosen thresholds: {chosen}")
+    print("chosen counting only negatives: " + ", ".join(f"{k}={v:.2f}" for k, v in result.negative_thresholds.items()))
     if args.write_thresholds:
-        named = set(args.write_thresholds.split(","))
-        wanted = {label: value for label, value in result.thresholds.items() if "all" in named or label in named}
+        named = expand_label_names(args.write_thresholds)
+        pool = result.negative_thresholds if args.choose_on == "negatives" else result.thresholds
+        wanted = {label: value for label, value in pool.items() if "all" in named or label in named}
         write_thresholds(args.model, wanted)
-        print(f"thresholds written to {args.model}: {', '.join(f'{k}={v:.2f}' for k, v in wanted.items())}")
+        basis = "only negative false accepts" if args.choose_on == "negatives" else "every false accept"
+        print(f"thresholds written to {args.model}: {', '.join(f'{k}={v:.2f}' for k, v in wanted.items())} "
+              f"(chosen counting {basis})")
     else:
         print(f"thresholds not written (pass --write-thresholds to store them in {args.model})")
     if args.out:
@@ -210,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_thresholds and not args.streaming:
         print(f"{PROG}: --write-thresholds needs --streaming", file=sys.stderr)
         return 2
-    unknown = sorted(set((args.write_thresholds or "all").split(",")) - {"all", *LABELS})
+    unknown = sorted(expand_label_names(args.write_thresholds or "all") - {"all", *LABELS})
     if unknown:
         print(f"{PROG}: --write-thresholds names unknown labels {unknown}; labels are: {', '.join(LABELS)}", file=sys.stderr)
         return 2

@@ -74,6 +74,11 @@ class StreamingResult:
         """The chosen thresholds: those of the labels that had true events."""
         return {label: o.threshold for label, o in self.chosen.items() if o.threshold is not None and o.events}
 
+    @property
+    def negative_thresholds(self) -> dict[str, float]:
+        """The thresholds chosen counting only negative false accepts, for the labels with true events."""
+        return {label: o.threshold for label, o in self.negative.items() if o.threshold is not None and o.events}
+
     def event_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for event in self.plan.events:
@@ -85,6 +90,7 @@ class StreamingResult:
                  "target_met": self.targets_met[label]}
         if label in self.negative:
             found["chosen_on_negatives"] = self.negative[label].to_dict()
+            found["current"]["negative_fa_per_hour"] = self.current[label].negative_fa_per_hour(self.negative_hours)
         return found
 
     @cached_property
@@ -107,6 +113,7 @@ class StreamingResult:
             "background": self.background,
             "skipped_silent_clips": self.skipped_silent_clips,
             "thresholds": self.thresholds,
+            "thresholds_on_negatives": self.negative_thresholds,
             "negative_hours": round(self.negative_hours, 6),
             "classes": {label: self._class_dict(label) for label in self.chosen},
             "keyword_frr_per_speaker": {name: speakers_dict(rows) for name, rows in self.speakers.items()},

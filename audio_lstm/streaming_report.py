@@ -35,12 +35,16 @@ def format_negative_table(result: StreamingResult) -> str:
     hours = result.negative_hours
     lines = [f"counting only false accepts during background and unknown speech ({hours:.2f} h outside event words); "
              "substitutions: false accepts while another event word played",
-             f"{'label':<12} {'thr':>5} {'FRR':>6} {'FA/h':>6} {'subst/h':>7}"]
+             f"{'label':<12} {'model thr':>9} {'FA/h':>6} | {'chosen':>6} {'FRR':>6} {'FA/h':>6} {'subst/h':>7}"]
     for label, o in result.negative.items():
         if not o.events:
             continue
         rate = o.negative_fa_per_hour(hours) if hours > 0 else 0.0
-        lines.append(f"{label:<12} {o.threshold:5.2f} {o.frr:6.3f} {rate:6.2f} {o.substitutions / o.hours:7.2f}")
+        current = result.current[label]
+        at_model = current.negative_fa_per_hour(hours) if hours > 0 and current.threshold is not None else 0.0
+        model_thr = f"{current.threshold:9.2f}" if current.threshold is not None else f"{'-':>9}"
+        lines.append(f"{label:<12} {model_thr} {at_model:6.2f} | {o.threshold:6.2f} {o.frr:6.3f} {rate:6.2f} "
+                     f"{o.substitutions / o.hours:7.2f}")
     keywords = [label for label in KEYWORDS if result.chosen.get(label) and result.chosen[label].events]
     if keywords:
         strict = np.mean([result.chosen[label].frr for label in keywords])

@@ -31,7 +31,7 @@ from audio_lstm.evaluate import glass_figures, main
 from audio_lstm.streaming_report import format_false_accept_causes
 from audio_lstm.labels import LABELS, SILENCE
 from audio_lstm.eval_streams import EventClip, StreamingEvalConfig, iter_stream, plan_streams, render_scene
-from audio_lstm.streaming_eval import score_stream
+from audio_lstm.streaming_eval import StreamingResult, score_stream
 from audio_lstm.validation import ClipReport
 
 RATE = 16000
@@ -259,7 +259,8 @@ def metadata(path: Path) -> dict[str, str]:
     return {entry.key: entry.value for entry in onnx.load(str(path)).metadata_props}
 
 
-def test_streaming_command_reports_and_writes_thresholds_only_when_asked(tiny_model, tiny_data, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_streaming_command_reports_and_writes_thresholds_only_when_asked(tiny_model, tiny_data, tmp_path, capsys,
+                                                                         monkeypatch) -> None:  # noqa: ANN001
     model = tmp_path / "model.int8.onnx"
     shutil.copyfile(tiny_model.int8, model)
     before = model.read_bytes()
@@ -318,6 +319,23 @@ def test_streaming_command_reports_and_writes_thresholds_only_when_asked(tiny_mo
     assert {k: v for k, v in after.items() if k != "yes"} == {k: v for k, v in before.items() if k != "yes"}
     code, _, err = run(capsys, model, tiny_data, "--streaming", "--write-thresholds", "yes,maybe")
     assert code == 2 and "--write-thresholds names unknown labels ['maybe']" in err[-1]
+    # --choose-on negatives writes the negatives-only choice; "keywords" leaves glass as it was
+    code, text, _ = run(capsys, model, tiny_data, "--streaming", "--hours", "0.02", "--seed", "6", "--out",
+                        tmp_path / "neg")
+    quiet = json.loads((tmp_path / "neg" / "streaming.json").read_text())
+    for label, value in quiet["thresholds_on_negatives"].items():
+        assert value == quiet["classes"][label]["chosen_on_negatives"]["threshold"]
+    model_rate = quiet["classes"]["yes"]["current"]["negative_fa_per_hour"]
+    causes = quiet["classes"]["yes"]["current"]["false_accepts_during"]
+    assert model_rate == pytest.approx(sum(n for c, n in causes.items() if c in ("_unknown_", "_silence_", "background"))
+                                       / quiet["negative_hours"])
+    picked = {"yes": 0.33, "no": 0.44, "glass_break": 0.55}  # unlike the strict choice: the wiring shows
+    monkeypatch.setattr(StreamingResult, "negative_thresholds", property(lambda self: picked))
+    code, text, _ = run(capsys, model, tiny_data, "--streaming", "--hours", "0.02", "--seed", "6",
+                        "--write-thresholds", "keywords", "--choose-on", "negatives")
+    written = StreamingClassifier(model).info.thresholds
+    assert code == 0 and "yes=0.33, no=0.44 (chosen counting only negative false accepts)" in text
+    assert (written["yes"], written["no"], written["glass_break"]) == (0.33, 0.44, after["glass_break"])
 
 
 def test_clip_mode_prints_and_stores_the_glass_figures(tiny_model, tiny_data, tmp_path, capsys) -> None:  # noqa: ANN001
