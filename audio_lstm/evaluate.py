@@ -182,7 +182,7 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
     print(format_negative_table(result))
     speakers = result.speakers
     if speakers:
-        print(format_speaker_table(speakers))
+        print(format_speaker_table(speakers, title="FRR at"))
     causes = format_false_accept_causes(result.current)
     if causes:
         print(causes)

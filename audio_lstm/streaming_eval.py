@@ -95,9 +95,10 @@ class StreamingResult:
 
     @cached_property
     def speakers(self) -> dict[str, list[SpeakerOutcome]]:
-        """Keyword false rejects per speaker at the chosen thresholds, strict and negatives-only."""
+        """Keyword false rejects per speaker at the model's thresholds and at the chosen ones,
+        strict and negatives-only."""
         keywords = [label for label in KEYWORDS if label in self.chosen and self.chosen[label].events]
-        found = {"every false accept": self.chosen, "negatives only": self.negative}
+        found = {"model thresholds": self.current, "every false accept": self.chosen, "negatives only": self.negative}
         return {name: speaker_outcomes(self.plan.events, outcomes, keywords)
                 for name, outcomes in found.items() if outcomes}
 

@@ -291,8 +291,9 @@ def test_streaming_command_reports_and_writes_thresholds_only_when_asked(tiny_mo
     assert not (out / "det_up.png").exists()  # no "up" events: nothing to plot
     # per speaker: the three validation speakers' keyword words and misses add up to the classes'
     per_speaker = report["keyword_frr_per_speaker"]
-    assert set(per_speaker) == {"every false accept", "negatives only"}
-    for name, key in (("every false accept", "chosen"), ("negatives only", "chosen_on_negatives")):
+    assert set(per_speaker) == {"model thresholds", "every false accept", "negatives only"}
+    for name, key in (("model thresholds", "current"), ("every false accept", "chosen"),
+                      ("negatives only", "chosen_on_negatives")):
         rows = per_speaker[name]["speakers"]
         assert set(rows) == set(speakers("validation", 3))
         assert sum(row["words"] for row in rows.values()) == report["event_counts"]["yes"] + report["event_counts"]["no"]
