@@ -37,6 +37,7 @@ BACKGROUND_CAUSE = "background"  # a false accept that overlaps no true event of
 NEGATIVE_CAUSES = (BACKGROUND_CAUSE, UNKNOWN, SILENCE)  # false accepts with no event of any label playing
 REPLAY_BLOCK_FRAMES = 1024  # frames per Detector.update call when replaying stored scores
 SECONDS_PER_HOUR = 3600.0
+TOP_SOURCES = 10  # false-accept source clips kept per label in the JSON report
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class ClassOutcome:
     delays_s: tuple[float, ...] = ()  # per hit: return time minus word end
     false_accept_causes: tuple[tuple[str, int], ...] = ()  # (what was playing, false accepts), most first
     missed: tuple[str, ...] = ()  # per false reject: its true event's source clip
+    false_accept_sources: tuple[tuple[str, int], ...] = ()  # (clip playing, or background; false accepts), most first
 
     @property
     def false_rejects(self) -> int:
@@ -136,6 +138,7 @@ class ClassOutcome:
             "delay_median_s": None if median is None else round(median, 4),
             "delay_p90_s": None if p90 is None else round(p90, 4),
             "false_accepts_during": dict(self.false_accept_causes),
+            "false_accepts_from": dict(self.false_accept_sources[:TOP_SOURCES]),
         }
 
 
@@ -177,27 +180,29 @@ def score_detections(
     outcomes: dict[str, ClassOutcome] = {}
     everything = _Timeline(truth, tolerance_s)
 
-    def cause(detection: Event) -> str:
+    def cause(detection: Event) -> TrueEvent | None:
         playing = [everything.events[i] for i in everything.overlapping(detection)]
-        if not playing:
-            return BACKGROUND_CAUSE
-        return min(playing, key=lambda e: abs(e.start_s - detection.start_s)).label
+        return min(playing, key=lambda e: abs(e.start_s - detection.start_s)) if playing else None
 
     for label, threshold in thresholds.items():
         wanted = _Timeline((e for e in truth if e.label == label), tolerance_s)
         hit = [False] * len(wanted.events)
         delays: list[float] = []
         causes: Counter[str] = Counter()
+        sources: Counter[str] = Counter()
         for detection in sorted((d for d in detections if d.label == label), key=lambda d: (d.start_s, d.end_s)):
             match = next((i for i in wanted.overlapping(detection) if not hit[i]), None)
             if match is None:
-                causes[cause(detection)] += 1
+                playing = cause(detection)
+                causes[playing.label if playing else BACKGROUND_CAUSE] += 1
+                sources[(playing.source or playing.label) if playing else BACKGROUND_CAUSE] += 1
                 continue
             hit[match] = True
             delays.append(clock.emitted_s(detection) - wanted.events[match].end_s)
         missed = tuple(event.source for event, found in zip(wanted.events, hit) if not found)
         outcomes[label] = ClassOutcome(label, threshold, len(wanted.events), sum(hit), sum(causes.values()), hours,
-                                       tuple(delays), tuple(causes.most_common()), missed)
+                                       tuple(delays), tuple(causes.most_common()), missed,
+                                       tuple(sources.most_common()))
     return outcomes
 
 

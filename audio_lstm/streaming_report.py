@@ -3,6 +3,8 @@ negatives only, and what was playing at each false accept."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from audio_lstm.det import ClassOutcome
@@ -54,8 +56,20 @@ def format_negative_table(result: StreamingResult) -> str:
     return "\n".join(lines)
 
 
-def format_false_accept_causes(outcomes: dict[str, ClassOutcome]) -> str:
-    """One line per label with false accepts: how many, and during what (a true event's label or background)."""
-    lines = [f"  {label} {o.false_accepts}: " + ", ".join(f"{cause} {n}" for cause, n in o.false_accept_causes)
-             for label, o in outcomes.items() if o.false_accepts]
+def short_source(source: str) -> str:
+    """``.../speech_commands/go/a6f2fd71_nohash_0.flac`` -> ``go/a6f2fd71_nohash_0``; other names kept."""
+    path = Path(source)
+    return f"{path.parent.name}/{path.stem}" if path.suffix and path.parent.name else source
+
+
+def format_false_accept_causes(outcomes: dict[str, ClassOutcome], top_sources: int = 3) -> str:
+    """Per label with false accepts: how many and during what (a true event's label or background),
+    then the `top_sources` clips that raised most of them (each clip is placed several times)."""
+    lines = []
+    for label, o in outcomes.items():
+        if not o.false_accepts:
+            continue
+        lines.append(f"  {label} {o.false_accepts}: " + ", ".join(f"{cause} {n}" for cause, n in o.false_accept_causes))
+        top = ", ".join(f"{short_source(source)} {n}" for source, n in o.false_accept_sources[:top_sources])
+        lines.append(f"    most from: {top}")
     return "\n".join(["false accepts at the model's thresholds, by what was playing:", *lines]) if lines else ""

@@ -121,8 +121,8 @@ def detector_for(thresholds: dict[str, float]) -> Detector:
 def test_hits_false_accepts_false_rejects_and_delays_are_exact() -> None:
     scores = pulses([("yes", 100, 150, 0.9), ("stop", 300, 340, 0.9), ("yes", 500, 540, 0.9),
                      ("go", 700, 730, 0.9)], 1000)
-    truth = [TrueEvent("yes", 0.8, 1.2), TrueEvent("go", 3.0, 3.3), TrueEvent("no", 4.0, 4.3),
-             TrueEvent("go", 6.5, 6.9)]
+    truth = [TrueEvent("yes", 0.8, 1.2), TrueEvent("go", 3.0, 3.3, "data/go/a_nohash_0.flac"),
+             TrueEvent("no", 4.0, 4.3, "data/no/b_nohash_1.flac"), TrueEvent("go", 6.5, 6.9)]
     outcomes = measure(detector_for, scores, truth, {"yes": 0.6, "go": 0.6, "stop": 0.6, "no": 0.6, "up": None},
                        0.5, 1.0, CLOCK)
     yes, go, stop, no, up = (outcomes[k] for k in ("yes", "go", "stop", "no", "up"))
@@ -137,6 +137,9 @@ def test_hits_false_accepts_false_rejects_and_delays_are_exact() -> None:
     # what was playing: the stray yes (5.01 s) is within the 1 s tolerance after "no" (4.0-4.3 s)
     assert yes.false_accept_causes == (("no", 1),) and stop.false_accept_causes == (("go", 1),)
     assert yes.to_dict()["false_accepts_during"] == {"no": 1}
+    # ... and which clip: the source of the event it overlapped
+    assert yes.false_accept_sources == (("data/no/b_nohash_1.flac", 1),)
+    assert stop.to_dict()["false_accepts_from"] == {"data/go/a_nohash_0.flac": 1}
     assert (go.events, go.hits, go.false_rejects, go.false_accepts, go.frr) == (2, 1, 1, 0, 0.5)
     # go's end frame 732 -> its group ends at frame 735 -> sample 735*160+512 = 118112 -> in the chunk
     # ending at 119040 = 7.44 s
@@ -146,7 +149,7 @@ def test_hits_false_accepts_false_rejects_and_delays_are_exact() -> None:
     # with a tolerance too short for the late go pulse, it is a false accept and both go's are rejected
     strict = measure(detector_for, scores, truth, {"go": 0.6}, 0.5, 0.05, CLOCK)["go"]
     assert (strict.hits, strict.false_rejects, strict.false_accepts) == (0, 2, 1)
-    assert strict.false_accept_causes == (("background", 1),)
+    assert strict.false_accept_causes == (("background", 1),) and strict.false_accept_sources == (("background", 1),)
 
 
 @pytest.mark.parametrize("fixture", ["tiny_model", "stacked_model"])
@@ -210,10 +213,14 @@ def test_negative_false_accepts_leave_out_substitutions_and_count_per_quiet_hour
 
 
 def test_false_accept_causes_are_listed_per_label() -> None:
-    up = ClassOutcome("up", 0.6, 5, 4, 3, 1.0, false_accept_causes=(("_unknown_", 2), ("off", 1)))
+    sources = (("d/_unknown_/bed_x.flac", 2), ("d/off/91b03183_nohash_0.flac", 1), ("background", 1),
+               ("d/off/c_nohash_2.flac", 1))
+    up = ClassOutcome("up", 0.6, 5, 4, 5, 1.0, false_accept_causes=(("_unknown_", 2), ("off", 2), ("background", 1)),
+                      false_accept_sources=sources)
     quiet = ClassOutcome("go", 0.6, 5, 5, 0, 1.0)
     assert format_false_accept_causes({"up": up, "go": quiet}).splitlines() == [
-        "false accepts at the model's thresholds, by what was playing:", "  up 3: _unknown_ 2, off 1"]
+        "false accepts at the model's thresholds, by what was playing:", "  up 5: _unknown_ 2, off 2, background 1",
+        "    most from: _unknown_/bed_x 2, off/91b03183_nohash_0 1, background 1"]
     assert format_false_accept_causes({"go": quiet}) == ""
 
 
