@@ -106,8 +106,13 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: Path | str) -> tuple[KeywordLSTM, MfccConfig, dict[str, Any]]:
-    """Rebuild the model exactly from a checkpoint written by `save_checkpoint` (eval mode)."""
+    """Rebuild the model exactly from a checkpoint written by `save_checkpoint` (eval mode); an
+    exported streaming ONNX file (``.onnx``) is read back by `audio_lstm.onnx_import`."""
     path = Path(path)
+    if path.suffix == ".onnx":
+        from audio_lstm.onnx_import import load_model_file
+
+        return load_model_file(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:

@@ -46,6 +46,15 @@ def warp_width(text: str) -> float:
     return number_in(text, lambda width: 0.0 <= width <= 0.3, "a half-width W with 0 <= W <= 0.3")
 
 
+def model_source(text: str) -> Path:
+    """--init / --teacher: a path, or 'bundled' for the model shipped in the package."""
+    if text == "bundled":
+        from audio_lstm.device.bundled import default_model_path
+
+        return default_model_path()
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from audio_lstm.device.options import positive_int
     from audio_lstm.features import MfccConfig
@@ -92,12 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-pool-weight", type=max_pool_weight, default=train.max_pool_weight, metavar="W",
                         help="share of each keyword's loss taken at its best step (max-pooling loss) instead of "
                              f"on every step of its target window (default: {train.max_pool_weight:g})")
-    parser.add_argument("--init", type=Path, default=None, metavar="CHECKPOINT",
-                        help="start from this trained checkpoint's weights (fine-tuning); its model and front end "
-                             "must be the ones this command would build")
-    parser.add_argument("--teacher", action="append", type=Path, default=None, metavar="CHECKPOINT",
-                        help="distil from this trained checkpoint (repeatable: the teachers' probabilities "
-                             "are averaged); its front end, labels and frame stack must match")
+    parser.add_argument("--init", type=model_source, default=None, metavar="CHECKPOINT",
+                        help="start from this trained checkpoint's weights (fine-tuning): a .pt checkpoint, an "
+                             "exported .onnx file (int8 weights dequantized) or 'bundled' (the shipped model); "
+                             "its model and front end must be the ones this command would build")
+    parser.add_argument("--teacher", action="append", type=model_source, default=None, metavar="CHECKPOINT",
+                        help="distil from this trained checkpoint (.pt, .onnx or 'bundled'; repeatable: the "
+                             "teachers' probabilities are averaged); its front end, labels and frame stack must match")
     parser.add_argument("--distill-weight", type=distill_weight, default=None, metavar="W",
                         help="share of the loss that is KL to the teachers, 0 < W <= 1 "
                              f"(default: {train.distill_weight:g}; needs --teacher)")

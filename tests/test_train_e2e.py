@@ -203,3 +203,18 @@ def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(tmp_path: P
     assert not (tmp_path / "wide").exists()
     assert train_main([str(data), "--out", str(tmp_path / "none"), "--init", str(tmp_path / "missing.pt")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+    # an exported file serves as well: the int8 weights, dequantized, are where fine-tuning starts
+    from audio_lstm.export.onnx_export import export_checkpoint
+    from audio_lstm.model import load_checkpoint
+
+    _, exported = export_checkpoint(*load_checkpoint(base)[:2], tmp_path / "exported")
+    assert train_main([str(data), "--out", str(tmp_path / "from-onnx"), "--init", str(exported), "--seed", "3",
+                       "--lr", "1e-12", *common]) == 0
+    imported = load_checkpoint(exported)[0].state_dict()
+    after = torch.load(tmp_path / "from-onnx" / "best.pt", weights_only=True)["state_dict"]
+    assert torch.allclose(after["classifier.weight"], imported["classifier.weight"], atol=1e-6)
+    assert not torch.equal(imported["classifier.weight"], start["classifier.weight"])  # int8 rounding shows
+    # 'bundled' is the shipped model: 96 units, 2 layers, so a 16-unit run refuses it by its path
+    assert train_main([str(data), "--out", str(tmp_path / "b"), "--init", "bundled", *common]) == 2
+    assert "default.int8.onnx: its model" in capsys.readouterr().err and not (tmp_path / "b").exists()
