@@ -4,7 +4,7 @@ The bundled model ships as int8 ONNX only, without its training checkpoint. Read
 back lets an engineer fine-tune it on their own recordings (`train DATA --init model.int8.onnx`) or
 teach a new model with it (`--teacher`). An fp32 file comes back exactly; an int8 file comes back
 dequantized, ``(q - zero_point) * scale`` per output channel, so the torch model equals the int8
-file up to the activation rounding onnxruntime adds per call (see `tests/test_export.py`).
+file up to the activation rounding onnxruntime adds per call (see `tests/test_onnx_import.py`).
 
 Graph layout read here is the one `audio_lstm.export.onnx_export` writes: Sub/Div normalisation,
 one ONNX ``LSTM`` (fp32) or ``com.microsoft.DynamicQuantizeLSTM`` (int8) per layer, and the

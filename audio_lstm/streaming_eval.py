@@ -90,7 +90,9 @@ class StreamingResult:
                  "target_met": self.targets_met[label]}
         if label in self.negative:
             found["chosen_on_negatives"] = self.negative[label].to_dict()
-            found["current"]["negative_fa_per_hour"] = self.current[label].negative_fa_per_hour(self.negative_hours)
+            quiet = self.negative_hours > 0  # no time outside event words: nothing measured (JSON has no inf)
+            found["current"]["negative_fa_per_hour"] = (self.current[label].negative_fa_per_hour(self.negative_hours)
+                                                        if quiet else None)
         return found
 
     @cached_property
