@@ -38,6 +38,7 @@ from audio_lstm.device.model_file import (
     ModelInfo,
     parse_metadata,
 )
+from audio_lstm.device.int8_check import warn_if_signed_int8
 from audio_lstm.frame_stack import step_smoothing, streaming_frontend
 
 _FLOAT = "tensor(float)"
@@ -123,6 +124,7 @@ class StreamingClassifier:
             raise ModelFileError(f"{path}: not a loadable ONNX model ({first})") from error
         info = parse_metadata(dict(session.get_modelmeta().custom_metadata_map), path)
         _check_graph(session, info, path)
+        warn_if_signed_int8(path, info.precision, info.extra)
 
         self.path = path
         self.info: ModelInfo = info

@@ -24,6 +24,7 @@ from audio_lstm.device.model_file import (
     OUTPUT_SCORES,
     build_metadata,
 )
+from audio_lstm.device.int8_check import UNSIGNED, WEIGHTS_KEY
 from audio_lstm.features import MfccConfig
 from audio_lstm.labels import EVENT_LABELS
 from audio_lstm.model import KeywordLSTM
@@ -124,7 +125,7 @@ def store_weights_unsigned(path: Path) -> int:
     signed weights (U8S8), which on x86 CPUs without AVX-512 VNNI uses VPMADDUBSW, whose int16
     pair sums saturate; on such a CPU (AMD EPYC with AVX2) the r25 file lost 1.1 points of clip
     accuracy (92.4 -> 91.3 %). U8U8 has no saturating step on any CPU. Files already unsigned are
-    left as they are (returns 0).
+    left as they are (returns 0). The metadata gains ``int8_weights: uint8``, which the runtime checks.
     """
     graph = onnx.load(str(path))
     names = {graph_node.input[i] for graph_node in graph.graph.node
@@ -136,7 +137,11 @@ def store_weights_unsigned(path: Path) -> int:
             shifted = (numpy_helper.to_array(tensor).astype(np.int16) + 128).astype(np.uint8)
             tensor.CopyFrom(numpy_helper.from_array(shifted, tensor.name))
             changed += 1
-    if changed:
+    marked = any(p.key == WEIGHTS_KEY for p in graph.metadata_props)
+    if names and not marked:
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = WEIGHTS_KEY, UNSIGNED
+    if changed or (names and not marked):
         onnx.save(graph, str(path))
     return changed
 
@@ -173,9 +178,10 @@ def export_checkpoint(
     export_fp32(model, fp32_path)
     quantize_int8(fp32_path, int8_path, reduce_range=reduce_range, per_channel=per_channel)
     for path, precision in ((fp32_path, "fp32"), (int8_path, "int8")):
+        weights = {WEIGHTS_KEY: UNSIGNED} if precision == "int8" else {}  # see store_weights_unsigned
         metadata = build_metadata(
-            model.cfg.labels, mfcc_cfg, state_shape, thresholds, version, precision, extra_metadata,
-            frame_stack=model.cfg.frame_stack,
+            model.cfg.labels, mfcc_cfg, state_shape, thresholds, version, precision,
+            {**(extra_metadata or {}), **weights}, frame_stack=model.cfg.frame_stack,
         )
         write_metadata(path, metadata)
     return fp32_path, int8_path

@@ -109,7 +109,9 @@ def test_int8_weights_are_stored_unsigned_losslessly(tmp_path: Path) -> None:
     for key, (q, _) in signed.items():
         np.testing.assert_array_equal(unsigned[key][0], q)  # the same integers after the zero point
     before = signed_path.read_bytes()
+    assert not any(p.key == "int8_weights" for p in onnx.load(str(signed_path)).metadata_props)
     assert store_weights_unsigned(signed_path) == 2 * len(signed)  # weights and zero points
+    assert {p.key: p.value for p in onnx.load(str(signed_path)).metadata_props}["int8_weights"] == "uint8"
     assert store_weights_unsigned(signed_path) == 0  # already unsigned: untouched
     assert signed_path.read_bytes() != before
     for key, (q, dtype) in quantized_weights(signed_path).items():
