@@ -137,11 +137,11 @@ def store_weights_unsigned(path: Path) -> int:
             shifted = (numpy_helper.to_array(tensor).astype(np.int16) + 128).astype(np.uint8)
             tensor.CopyFrom(numpy_helper.from_array(shifted, tensor.name))
             changed += 1
-    marked = any(p.key == WEIGHTS_KEY for p in graph.metadata_props)
-    if names and not marked:
+    mark = bool(names) and not any(p.key == WEIGHTS_KEY for p in graph.metadata_props)
+    if mark:
         entry = graph.metadata_props.add()
         entry.key, entry.value = WEIGHTS_KEY, UNSIGNED
-    if changed or (names and not marked):
+    if changed or mark:
         onnx.save(graph, str(path))
     return changed
 
