@@ -1,21 +1,23 @@
-"""audio-lstm: streaming keyword and glass-break recognition (int8 LSTM, ONNX) for small boards."""
+"""audio-lstm: streaming keyword and glass-break recognition (int8 LSTM, ONNX) for small boards.
 
-from audio_lstm.device.bundled import default_model_path
-from audio_lstm.device.detector import Detector, Event
-from audio_lstm.device.model_file import ModelFileError
-from audio_lstm.device.runtime import StreamingClassifier
-from audio_lstm.features import MfccConfig, StreamingMfcc, mfcc
-from audio_lstm.labels import EVENT_LABELS, KEYWORDS, LABELS
+The public API is `audio_lstm.device` (torch-free); its names are also reachable from here, loaded
+on first use so that `import audio_lstm.device.labels` does not load onnxruntime.
+"""
 
-__all__ = ["AudioFileError", "Detector", "EVENT_LABELS", "Event", "KEYWORDS", "LABELS", "MfccConfig",
-           "ModelFileError", "StreamingClassifier", "StreamingMfcc", "default_model_path", "load_audio", "mfcc"]
-__version__ = "0.1.0"
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("audio-lstm")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 
 
 def __getattr__(name: str) -> object:
-    """File reading (soundfile) loads on first use, so the live daemon never pays for it."""
-    if name in ("AudioFileError", "load_audio"):
-        from audio_lstm import audio_io
+    """`audio_lstm.StreamingClassifier` and friends: the names of `audio_lstm.device`."""
+    from audio_lstm import device
 
-        return getattr(audio_io, name)
+    if name in device.__all__:
+        return getattr(device, name)
     raise AttributeError(f"module 'audio_lstm' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audio_lstm.audio_io import load_audio
+from audio_lstm.device.audio_io import load_audio
 
 ACTIVITY_FRAME_SECONDS = 0.01  # word_activity measures energy in 10 ms frames
 SILENT_POWER = 1e-10  # mean square below this (-100 dBFS) counts as silence

@@ -110,7 +110,7 @@ class OursPipeline:
 
 def make_signals(seconds: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """(looped demo + seeded noise as int16, the demo as int16, keyword end times in the demo)."""
-    from audio_lstm.audio_io import load_audio
+    from audio_lstm.device.audio_io import load_audio
     from audio_lstm.augment import word_activity
 
     demo = load_audio(DEMO, SAMPLE_RATE)

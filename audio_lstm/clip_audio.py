@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audio_lstm.audio_io import load_audio
+from audio_lstm.device.audio_io import load_audio
 from audio_lstm.augment import word_activity
 
 CLIP_SECONDS = 1.0  # every clip is loaded, and every generated clip written, as exactly this much audio

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from audio_lstm.audio_io import AUDIO_SUFFIXES
-from audio_lstm.labels import GLASS, KEYWORDS, LABELS, SILENCE, UNKNOWN
+from audio_lstm.device.audio_io import AUDIO_SUFFIXES
+from audio_lstm.device.labels import GLASS, KEYWORDS, LABELS, SILENCE, UNKNOWN
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 # The shared folder's Speech Commands speakers are exactly those whose unsalted hash fell in the

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from audio_lstm.device.detector import Detector, Event
-from audio_lstm.labels import SILENCE, UNKNOWN
+from audio_lstm.device.labels import SILENCE, UNKNOWN
 
 BACKGROUND_CAUSE = "background"  # a false accept that overlaps no true event of any label
 NEGATIVE_CAUSES = (BACKGROUND_CAUSE, UNKNOWN, SILENCE)  # false accepts with no event of any label playing

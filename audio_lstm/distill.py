@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from audio_lstm.features import MfccConfig
+from audio_lstm.device.features import MfccConfig
 from audio_lstm.model import KeywordLSTM, ModelConfig, load_checkpoint
 
 State = tuple[torch.Tensor, torch.Tensor]

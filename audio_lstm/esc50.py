@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from audio_lstm.data import Clip, Corpus, check_root
-from audio_lstm.labels import GLASS, SILENCE
+from audio_lstm.device.labels import GLASS, SILENCE
 
 ESC50_COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
 

@@ -24,7 +24,7 @@ from audio_lstm.augment import NoiseBank, db_to_gain, random_noise_segment, rms
 from audio_lstm.clip_audio import CLIP_SECONDS, load_clip
 from audio_lstm.data import Clip, Corpus
 from audio_lstm.det import TrueEvent
-from audio_lstm.labels import SILENCE
+from audio_lstm.device.labels import SILENCE
 
 PEAK_LIMIT = 0.99  # a scene louder than this is scaled down as a whole (SNRs are kept)
 

@@ -24,8 +24,8 @@ import numpy as np
 from audio_lstm.data import Corpus
 from audio_lstm.device.options import number_in
 from audio_lstm.device.runtime import StreamingClassifier
-from audio_lstm.frame_stack import step_smoothing
-from audio_lstm.labels import GLASS, KEYWORDS, LABELS, SILENCE
+from audio_lstm.device.frame_stack import step_smoothing
+from audio_lstm.device.labels import GLASS, KEYWORDS, LABELS, SILENCE
 from audio_lstm.sources import LAYOUTS
 from audio_lstm.det_plot import plot_det
 from audio_lstm.eval_streams import StreamingEvalConfig, background_paths

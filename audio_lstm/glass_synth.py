@@ -22,7 +22,7 @@ import numpy as np
 import soundfile
 
 from audio_lstm.clip_audio import CLIP_SECONDS
-from audio_lstm.labels import GLASS
+from audio_lstm.device.labels import GLASS
 from audio_lstm.rooms import RoomConfig, band_limit, random_impulse_response, reverberate, saturate
 from audio_lstm.tts import MARKER
 
@@ -178,7 +178,7 @@ def glass_scores(clips: list[np.ndarray], model: Path | None = None) -> tuple[np
 
     Clips are scored as `classify --clip` scores a file (the bundled model unless `model` is given).
     """
-    from audio_lstm.decisions import clip_scores, pad_clip
+    from audio_lstm.device.decisions import clip_scores, pad_clip
     from audio_lstm.device.runtime import StreamingClassifier
 
     classifier = StreamingClassifier(model)

@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from audio_lstm.features import MfccConfig
-from audio_lstm.labels import LABELS
+from audio_lstm.device.features import MfccConfig
+from audio_lstm.device.labels import LABELS
 
 
 @dataclass(frozen=True)

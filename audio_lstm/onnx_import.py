@@ -22,7 +22,7 @@ import torch
 from onnx import numpy_helper
 
 from audio_lstm.device.model_file import ModelFileError, parse_metadata
-from audio_lstm.features import MfccConfig
+from audio_lstm.device.features import MfccConfig
 from audio_lstm.model import KeywordLSTM, ModelConfig
 
 ONNX_TO_TORCH_GATES = (0, 2, 3, 1)  # ONNX stacks gates i, o, f, c; torch i, f, g (= c), o

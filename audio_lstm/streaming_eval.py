@@ -26,7 +26,7 @@ from audio_lstm.device.options import NON_EVENT_LABELS, make_detector
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.eval_streams import StreamingEvalConfig, StreamPlan, iter_stream, load_event_clips, plan_streams
-from audio_lstm.labels import KEYWORDS
+from audio_lstm.device.labels import KEYWORDS
 from audio_lstm.speakers import SpeakerOutcome, speaker_outcomes, speakers_dict
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from audio_lstm.det import ClassOutcome
-from audio_lstm.labels import KEYWORDS
+from audio_lstm.device.labels import KEYWORDS
 from audio_lstm.streaming_eval import StreamingResult
 
 

@@ -23,8 +23,8 @@ import numpy as np
 from audio_lstm.augment import NoiseBank, change_speed, db_to_gain, random_noise_segment, rms
 from audio_lstm.clip_audio import CLIP_SECONDS, load_clips
 from audio_lstm.data import Clip
-from audio_lstm.features import MfccConfig
-from audio_lstm.labels import SILENCE, UNKNOWN
+from audio_lstm.device.features import MfccConfig
+from audio_lstm.device.labels import SILENCE, UNKNOWN
 from audio_lstm.rooms import MicConfig, Microphone, RirBank, RoomConfig, apply_microphone, random_microphone, reverberate
 from audio_lstm.targets import NOT_KEYWORD_INDEX, frame_targets
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from audio_lstm.features import MfccConfig, num_frames
+from audio_lstm.device.features import MfccConfig, num_frames
 
 IGNORE_INDEX = -100  # target of frames left out of the loss
 NOT_KEYWORD_INDEX = -2  # target of frames where any non-keyword class (unknown, silence) is right

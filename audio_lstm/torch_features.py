@@ -1,4 +1,4 @@
-"""Batched MFCC in torch (CPU or GPU), built from the same matrices as `audio_lstm.features`.
+"""Batched MFCC in torch (CPU or GPU), built from the same matrices as `audio_lstm.device.features`.
 
 Training can also warp each stream's frequency axis (vocal-tract-length perturbation) and mask
 the log-mel spectrogram before the DCT (SpecAugment: bands and time spans replaced by their mean),
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from audio_lstm.features import MfccConfig, frontend_matrices
+from audio_lstm.device.features import MfccConfig, frontend_matrices
 
 
 FRAMES_PER_SECOND = 100  # at the 10 ms hop of the default front end

@@ -25,9 +25,9 @@ from tqdm import tqdm
 from audio_lstm.augment import NoiseBank
 from audio_lstm.data import Clip, Corpus
 from audio_lstm.distill import TeacherEnsemble, distillation_loss
-from audio_lstm.features import MfccConfig
-from audio_lstm.frame_stack import step_smoothing
-from audio_lstm.labels import KEYWORDS, SILENCE, UNKNOWN
+from audio_lstm.device.features import MfccConfig
+from audio_lstm.device.frame_stack import step_smoothing
+from audio_lstm.device.labels import KEYWORDS, SILENCE, UNKNOWN
 from audio_lstm.losses import stream_loss
 from audio_lstm.model import KeywordLSTM, ModelConfig, count_parameters, load_checkpoint, save_checkpoint
 from audio_lstm.streams import StreamConfig, StreamSampler

@@ -57,7 +57,7 @@ def model_source(text: str) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     from audio_lstm.device.options import positive_int
-    from audio_lstm.features import MfccConfig
+    from audio_lstm.device.features import MfccConfig
     from audio_lstm.model import ModelConfig
     from audio_lstm.streams import UNKNOWN_ONSET_TARGETS
     from audio_lstm.train import TrainConfig
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
     from audio_lstm.distill import TeacherEnsemble
-    from audio_lstm.features import MfccConfig
+    from audio_lstm.device.features import MfccConfig
     from audio_lstm.model import ModelConfig
     from audio_lstm.sources import open_corpora
     from audio_lstm.train import TrainConfig, starting_model, train

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from audio_lstm.audio_io import resample
+from audio_lstm.device.audio_io import resample
 from audio_lstm.clip_audio import CLIP_SECONDS
 from audio_lstm.data import Clip, Corpus, audio_files
-from audio_lstm.labels import GLASS, KEYWORDS, UNKNOWN
+from audio_lstm.device.labels import GLASS, KEYWORDS, UNKNOWN
 from audio_lstm.tts_words import (  # noqa: F401 (re-exported: the vocabulary used to live here)
     AUXILIARY, COMMON, NEAR_MISS_WEIGHT, NEAR_MISSES, default_words_per_label, unknown_words,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audio_lstm.labels import KEYWORDS
+from audio_lstm.device.labels import KEYWORDS
 
 NEAR_MISSES: dict[str, tuple[str, ...]] = {
     "yes": ("yet", "yeah", "less", "yellow", "chess", "yell", "guess"),

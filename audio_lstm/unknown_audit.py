@@ -29,8 +29,8 @@ import numpy as np
 import soundfile as sf
 
 from audio_lstm.data import Clip, audio_files
-from audio_lstm.decisions import clip_label
-from audio_lstm.labels import KEYWORDS, UNKNOWN
+from audio_lstm.device.decisions import clip_label
+from audio_lstm.device.labels import KEYWORDS, UNKNOWN
 
 PROG = "python -m audio_lstm.unknown_audit"
 # The Edge Impulse project's own keywords, so never in its "unknown" class: a clip scored as one of

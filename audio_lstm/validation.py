@@ -11,7 +11,7 @@ import numpy as np
 
 from audio_lstm.clip_audio import CLIP_SECONDS, load_clip
 from audio_lstm.data import Clip
-from audio_lstm.decisions import SMOOTHING_FRAMES, clip_label, pad_clip
+from audio_lstm.device.decisions import SMOOTHING_FRAMES, clip_label, pad_clip
 
 # Scores a batch of equal-length clips (batch, samples) -> per-frame probabilities (batch, frames, classes).
 BatchScorer = Callable[[np.ndarray], np.ndarray]

@@ -18,9 +18,9 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from audio_lstm.audio_io import AudioFileError, audio_info, find_audio_files, iter_audio_blocks, load_audio
+from audio_lstm.device.audio_io import AudioFileError, audio_info, find_audio_files, iter_audio_blocks, load_audio
 # One definition of the clip tail, shared with training-time validation (0.3 s of zeros).
-from audio_lstm.decisions import CLIP_TAIL_SECONDS, clip_label, pad_clip
+from audio_lstm.device.decisions import CLIP_TAIL_SECONDS, clip_label, pad_clip
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.runtime import StreamingClassifier

@@ -3,8 +3,8 @@
 A model file is an ONNX graph with
 
 * inputs  ``features`` float32 (1, steps, frame_stack * n_mfcc) -- raw MFCC frames
-  (`audio_lstm.features`), `frame_stack` consecutive frames side by side per row
-  (`audio_lstm.frame_stack`; one frame per row when frame_stack is 1),
+  (`audio_lstm.device.features`), `frame_stack` consecutive frames side by side per row
+  (`audio_lstm.device.frame_stack`; one frame per row when frame_stack is 1),
   ``h`` and ``c`` float32 (num_layers, 1, hidden_size) -- LSTM state;
 * outputs ``scores`` float32 (1, steps, classes) -- per-step softmax probabilities,
   ``h_out`` and ``c_out`` -- the new state, fed back as ``h`` and ``c`` on the next call.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audio_lstm.features import MfccConfig
+from audio_lstm.device.features import MfccConfig
 
 FORMAT_NAME = "audio-lstm-streaming"
 FORMAT_VERSION = 2  # the newest this runtime reads

@@ -39,7 +39,7 @@ from audio_lstm.device.model_file import (
     parse_metadata,
 )
 from audio_lstm.device.int8_check import warn_if_signed_int8
-from audio_lstm.frame_stack import step_smoothing, streaming_frontend
+from audio_lstm.device.frame_stack import step_smoothing, streaming_frontend
 
 _FLOAT = "tensor(float)"
 DEFAULT_GROUP_SECONDS = 0.16  # int8 models: span of one model call (16 frames of 10 ms), see the module docstring

@@ -25,8 +25,8 @@ from audio_lstm.device.model_file import (
     build_metadata,
 )
 from audio_lstm.device.int8_check import UNSIGNED, WEIGHTS_KEY
-from audio_lstm.features import MfccConfig
-from audio_lstm.labels import EVENT_LABELS
+from audio_lstm.device.features import MfccConfig
+from audio_lstm.device.labels import EVENT_LABELS
 from audio_lstm.model import KeywordLSTM
 
 DEFAULT_THRESHOLD = 0.6  # per-class detection threshold written when training chose none

@@ -40,7 +40,7 @@ def export_tiny_model(out_dir: Path, frame_stack: int = 1) -> TinyModel:
     """
     torch = pytest.importorskip("torch")
     from audio_lstm.export.onnx_export import export_checkpoint
-    from audio_lstm.features import MfccConfig, mfcc
+    from audio_lstm.device.features import MfccConfig, mfcc
     from audio_lstm.model import KeywordLSTM, ModelConfig
 
     torch.manual_seed(1234)

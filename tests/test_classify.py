@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_lstm.audio_io import load_audio
-from audio_lstm.decisions import clip_label
+from audio_lstm.device.audio_io import load_audio
+from audio_lstm.device.decisions import clip_label
 from audio_lstm.device.classify import CLIP_TAIL_SECONDS, main
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
@@ -118,7 +118,7 @@ def test_events_match_offline_detection(tiny_model, tmp_path, write_wav, capsys)
     classifier = StreamingClassifier(tiny_model.int8)
     scores = classifier.predict_clip(load_audio(path))
     # Thresholds just under each label's top smoothed score, so some events surely happen.
-    from audio_lstm.decisions import smooth
+    from audio_lstm.device.decisions import smooth
 
     peaks = smooth(scores).max(axis=0)
     overrides = {label: round(float(peaks[i]) - 0.01, 3) for i, label in enumerate(classifier.labels)

@@ -22,7 +22,7 @@ from audio_lstm.data import (
     unknown_words_excluded,
 )
 from audio_lstm.esc50 import read_esc50
-from audio_lstm.labels import GLASS, LABELS, SILENCE, UNKNOWN
+from audio_lstm.device.labels import GLASS, LABELS, SILENCE, UNKNOWN
 
 
 def write_audio(path: Path, seconds: float = 0.2, rate: int = 16000, channels: int = 1) -> Path:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_lstm.decisions import smooth
+from audio_lstm.device.decisions import smooth
 from audio_lstm.device.detector import Detector, Event
-from audio_lstm.labels import GLASS, LABELS, SILENCE, UNKNOWN
+from audio_lstm.device.labels import GLASS, LABELS, SILENCE, UNKNOWN
 
 FRAME = 0.01
 

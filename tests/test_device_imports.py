@@ -35,8 +35,8 @@ SCRIPT = textwrap.dedent(
     names = sorted(m.name for m in pkgutil.iter_modules(audio_lstm.device.__path__))
     for name in names:
         importlib.import_module(f"audio_lstm.device.{name}")
-    for name in ("audio_lstm.cli", "audio_lstm.features", "audio_lstm.labels", "audio_lstm.audio_io",
-                 "audio_lstm.decisions"):
+    for name in ("audio_lstm.cli", "audio_lstm.device.features", "audio_lstm.device.labels", "audio_lstm.device.audio_io",
+                 "audio_lstm.device.decisions"):
         importlib.import_module(name)
 
     from audio_lstm.cli import main as cli_main

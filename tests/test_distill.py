@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from audio_lstm.distill import TeacherEnsemble, distillation_loss  # noqa: E402
-from audio_lstm.features import MfccConfig  # noqa: E402
+from audio_lstm.device.features import MfccConfig  # noqa: E402
 from audio_lstm.model import KeywordLSTM, ModelConfig, save_checkpoint  # noqa: E402
 from audio_lstm.train_command import main as train_main  # noqa: E402
 

@@ -16,7 +16,7 @@ from audio_lstm.device.model_file import ModelFileError, parse_metadata  # noqa:
 from audio_lstm.export.command import main as export_main  # noqa: E402
 from audio_lstm.export.onnx_export import export_checkpoint, export_fp32, store_weights_unsigned  # noqa: E402
 from audio_lstm.export.parity import OnnxScorer, check_parity  # noqa: E402
-from audio_lstm.features import MfccConfig  # noqa: E402
+from audio_lstm.device.features import MfccConfig  # noqa: E402
 from audio_lstm.model import KeywordLSTM, ModelConfig, load_checkpoint, save_checkpoint  # noqa: E402
 
 

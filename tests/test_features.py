@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_lstm.features import MfccConfig, StreamingMfcc, mel_filterbank, mfcc, num_frames
+from audio_lstm.device.features import MfccConfig, StreamingMfcc, mel_filterbank, mfcc, num_frames
 
 # librosa computes in float64; ours in float32 after the FFT. MFCC values span about +-300,
 # so 1e-3 absolute is float32 round-off, not a definitional difference.

@@ -9,8 +9,8 @@ import pytest
 
 from audio_lstm.device.model_file import ModelFileError, build_metadata, parse_metadata
 from audio_lstm.device.runtime import StreamingClassifier
-from audio_lstm.features import MfccConfig, StreamingMfcc, mfcc
-from audio_lstm.frame_stack import StackedStreamingMfcc, stack_frames
+from audio_lstm.device.features import MfccConfig, StreamingMfcc, mfcc
+from audio_lstm.device.frame_stack import StackedStreamingMfcc, stack_frames
 
 from conftest import test_signal
 from test_runtime import rewrite_metadata, run_chunked

@@ -12,7 +12,7 @@ import soundfile
 
 from audio_lstm import glass_synth
 from audio_lstm.glass_synth import GlassConfig, build_glass_set, glass_break, glass_clip, high_band_fraction, validate
-from audio_lstm.labels import GLASS
+from audio_lstm.device.labels import GLASS
 from audio_lstm.sources import detect_layout, open_corpus
 from audio_lstm.tts import MARKER
 

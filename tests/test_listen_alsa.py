@@ -39,7 +39,7 @@ import numpy as np
 import pytest
 import soxr
 
-from audio_lstm.audio_io import load_audio
+from audio_lstm.device.audio_io import load_audio
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "examples" / "clips" / "stop.flac"

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 from audio_lstm.export.onnx_export import export_checkpoint  # noqa: E402
 from audio_lstm.export.parity import OnnxScorer  # noqa: E402
-from audio_lstm.features import MfccConfig  # noqa: E402
+from audio_lstm.device.features import MfccConfig  # noqa: E402
 from audio_lstm.model import KeywordLSTM, ModelConfig, load_checkpoint  # noqa: E402
 
 from test_export import quantized_weights  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 
 from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.runtime import StreamingClassifier
-from audio_lstm.features import MfccConfig
+from audio_lstm.device.features import MfccConfig
 
 from conftest import test_signal
 

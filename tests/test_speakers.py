@@ -9,7 +9,7 @@ import pytest
 
 from audio_lstm.det import ReportClock, TrueEvent, measure
 from audio_lstm.device.detector import Detector
-from audio_lstm.labels import LABELS, SILENCE
+from audio_lstm.device.labels import LABELS, SILENCE
 from audio_lstm.speakers import (
     SpeakerOutcome,
     clip_speaker_outcomes,

@@ -29,7 +29,7 @@ from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.evaluate import glass_figures, main
 from audio_lstm.streaming_report import format_false_accept_causes
-from audio_lstm.labels import LABELS, SILENCE
+from audio_lstm.device.labels import LABELS, SILENCE
 from audio_lstm.eval_streams import EventClip, StreamingEvalConfig, iter_stream, plan_streams, render_scene
 from audio_lstm.streaming_eval import StreamingResult, score_stream
 from audio_lstm.validation import ClipReport

@@ -12,9 +12,9 @@ import soundfile
 
 from audio_lstm.augment import NoiseBank, rms
 from audio_lstm.data import Clip
-from audio_lstm.decisions import CLIP_TAIL_SECONDS, pad_clip
-from audio_lstm.features import MfccConfig, num_frames
-from audio_lstm.labels import LABELS, SILENCE
+from audio_lstm.device.decisions import CLIP_TAIL_SECONDS, pad_clip
+from audio_lstm.device.features import MfccConfig, num_frames
+from audio_lstm.device.labels import LABELS, SILENCE
 from audio_lstm.streams import Placement, StreamConfig, StreamSampler
 from audio_lstm.targets import IGNORE_INDEX, NOT_KEYWORD_INDEX, frame_targets
 

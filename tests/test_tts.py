@@ -12,7 +12,7 @@ import pytest
 import soundfile
 
 from audio_lstm import tts, voices
-from audio_lstm.labels import UNKNOWN
+from audio_lstm.device.labels import UNKNOWN
 from audio_lstm.sources import detect_layout, open_corpus
 from audio_lstm.voices_base import Engine, Prosody
 

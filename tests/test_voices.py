@@ -15,7 +15,7 @@ import pytest
 import soundfile
 
 from audio_lstm import voices, voices_kokoro
-from audio_lstm.audio_io import resample
+from audio_lstm.device.audio_io import resample
 from audio_lstm.tts import trim_silence
 from audio_lstm.voices_base import Prosody, text_of
 

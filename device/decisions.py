@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audio_lstm.labels import SILENCE
+from audio_lstm.device.labels import SILENCE
 
 SMOOTHING_SECONDS = 0.05  # span of the moving average applied to per-step probabilities
 SMOOTHING_FRAMES = 5  # that span in 10 ms steps (the default model's step)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audio_lstm.decisions import smoothing_frames_for
-from audio_lstm.features import MfccConfig, StreamingMfcc
+from audio_lstm.device.decisions import smoothing_frames_for
+from audio_lstm.device.features import MfccConfig, StreamingMfcc
 
 
 def stack_frames(frames: np.ndarray, stack: int) -> np.ndarray:
