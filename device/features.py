@@ -1,7 +1,7 @@
 """MFCC front end: one definition, used by training (batched, torch) and the device (streaming, numpy).
 
 Everything here is numpy-only so that the device runtime can import it without torch.
-The torch version (`audio_lstm.torch_features.TorchMfcc`) applies the very same matrices
+The torch version (`audio_lstm.train.torch_features.TorchMfcc`) applies the very same matrices
 built by `frontend_matrices`, so training and device compute identical features.
 
 Frames follow librosa's `center=False` convention: frame ``i`` covers samples

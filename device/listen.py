@@ -16,9 +16,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from audio_lstm.device.options import make_detector, positive_int, resolve_thresholds, threshold_arg
 from audio_lstm.device.daemon import PROG, CaptureQueue, CommandRunner, EventSink, Worker, warn
 from audio_lstm.device.model_file import ModelFileError
+from audio_lstm.device.options import make_detector, positive_int, resolve_thresholds, threshold_arg
 from audio_lstm.device.runtime import StreamingClassifier
 
 FALLBACK_RATE = 16000  # capture rate when the device does not say

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-
+from audio_lstm.device.frame_stack import step_smoothing, streaming_frontend
+from audio_lstm.device.int8_check import warn_if_signed_int8
 from audio_lstm.device.model_file import (
     INPUT_C,
     INPUT_FEATURES,
@@ -38,8 +39,6 @@ from audio_lstm.device.model_file import (
     ModelInfo,
     parse_metadata,
 )
-from audio_lstm.device.int8_check import warn_if_signed_int8
-from audio_lstm.device.frame_stack import step_smoothing, streaming_frontend
 
 _FLOAT = "tensor(float)"
 DEFAULT_GROUP_SECONDS = 0.16  # int8 models: span of one model call (16 frames of 10 ms), see the module docstring

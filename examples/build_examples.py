@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-
 from audio_lstm.device.audio_io import load_audio
-from audio_lstm.data import read_shared_data
 from audio_lstm.device.labels import KEYWORDS, SILENCE, UNKNOWN
+
+from audio_lstm.data.readers import read_shared_data
 
 HERE = Path(__file__).parent
 RAIN_DBFS = -42.0  # RMS level of the rain background
@@ -26,7 +26,9 @@ STREAM_WORDS = (("stop", 2.0), ("bird", 5.0), ("yes", 8.0), ("go", 10.5))  # wor
 
 def main(root: Path) -> None:
     corpus = read_shared_data(root)
-    speech = [c for c in corpus.subset("validation") if "speech_commands" in str(c.path) or "unknown_words" in str(c.path)]
+    speech = [
+        c for c in corpus.subset("validation") if "speech_commands" in str(c.path) or "unknown_words" in str(c.path)
+    ]
     clips_dir = HERE / "clips"
     clips_dir.mkdir(exist_ok=True)
     for label in KEYWORDS + (UNKNOWN, SILENCE):
@@ -38,8 +40,10 @@ def main(root: Path) -> None:
     rain *= 10 ** (RAIN_DBFS / 20) / np.sqrt(np.mean(rain**2))  # steady rain outside, about 20 dB under the words
     for word, onset in STREAM_WORDS:
         label = word if word in KEYWORDS else UNKNOWN
-        candidates = sorted((c for c in speech if c.label == label and (word in c.path.name or label != UNKNOWN)),
-                            key=lambda c: c.path.name)
+        candidates = sorted(
+            (c for c in speech if c.label == label and (word in c.path.name or label != UNKNOWN)),
+            key=lambda c: c.path.name,
+        )
         audio = load_audio(candidates[-1].path)[:16000]
         audio *= 10 ** (WORD_PEAK_DBFS / 20) / np.abs(audio).max()  # spoken at a normal distance
         start = int(onset * 16000)

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-
 from audio_lstm.device.decisions import clip_label
 from audio_lstm.device.features import MfccConfig, mfcc
 from audio_lstm.device.frame_stack import stack_frames, step_smoothing
-from audio_lstm.model import KeywordLSTM
+
+from audio_lstm.train.model import KeywordLSTM
 
 TORCH_TOLERANCE = 1e-4  # max |score difference| allowed between torch and fp32 ONNX
 AGREEMENT_TARGET = 0.99  # min fraction of clips whose top label int8 and fp32 agree on
@@ -38,12 +38,14 @@ class ParityReport:
 
     def format(self) -> str:
         mark = lambda good: "ok" if good else "FAILED"  # noqa: E731
-        return "\n".join([
-            f"parity on {self.clips} validation clips:",
-            f"  torch vs fp32 ONNX   max |diff| {self.torch_max_diff:.2e} (limit {TORCH_TOLERANCE:g}) {mark(self.torch_max_diff <= TORCH_TOLERANCE)}",
-            f"  int8 vs fp32 labels  agreement {self.int8_agreement:.2%} (target {AGREEMENT_TARGET:.0%}) {mark(self.int8_agreement >= AGREEMENT_TARGET)}",
-            f"  chunked vs one pass  max |diff| {self.streaming_max_diff:.2e} (limit {STREAMING_TOLERANCE:g}) {mark(self.streaming_max_diff <= STREAMING_TOLERANCE)}",
-        ])
+        return "\n".join(
+            [
+                f"parity on {self.clips} validation clips:",
+                f"  torch vs fp32 ONNX   max |diff| {self.torch_max_diff:.2e} (limit {TORCH_TOLERANCE:g}) {mark(self.torch_max_diff <= TORCH_TOLERANCE)}",
+                f"  int8 vs fp32 labels  agreement {self.int8_agreement:.2%} (target {AGREEMENT_TARGET:.0%}) {mark(self.int8_agreement >= AGREEMENT_TARGET)}",
+                f"  chunked vs one pass  max |diff| {self.streaming_max_diff:.2e} (limit {STREAMING_TOLERANCE:g}) {mark(self.streaming_max_diff <= STREAMING_TOLERANCE)}",
+            ]
+        )
 
 
 class OnnxScorer:

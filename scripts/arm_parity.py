@@ -84,8 +84,13 @@ def probe(out: Path, examples: Path, models: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     files = [examples / "stream_demo.flac", *sorted((examples / "clips").glob("*.flac"))]
     info: dict[str, object] = {
-        "machine": platform.machine(), "python": platform.python_version(), "numpy": np.__version__,
-        "onnxruntime": onnxruntime.__version__, "audio_lstm": audio_lstm.__version__, "files": [], "models": {},
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "audio_lstm": audio_lstm.__version__,
+        "files": [],
+        "models": {},
     }
     audio = {}
     for path in files:
@@ -103,8 +108,12 @@ def probe(out: Path, examples: Path, models: list[str]) -> None:
             parts = [classifier.process(data[i : i + CHUNK_SAMPLES]) for i in range(0, len(data), CHUNK_SAMPLES)]
             parts.append(classifier.flush())
             np.save(out / f"{name}__{stem}.npy", np.concatenate(parts))
-        info["models"][name] = {"path": str(classifier.path), "precision": classifier.info.precision,
-                                "labels": list(classifier.labels), "seconds": round(time.perf_counter() - started, 3)}
+        info["models"][name] = {
+            "path": str(classifier.path),
+            "precision": classifier.info.precision,
+            "labels": list(classifier.labels),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
         if name == "int8":  # front end only once: it does not depend on the model
             for stem, data in audio.items():
                 mfcc = StreamingMfcc(classifier.info.frontend)
@@ -130,10 +139,15 @@ def run(cmd: list[str], log: Path | None = None, **kw) -> subprocess.CompletedPr
 def check_prerequisites(root: Path, mirror: str) -> None:
     if os.geteuid() != 0:
         raise Unavailable("needs root (debootstrap, binfmt_misc, chroot)")
-    missing = [tool for tool in ("debootstrap", "qemu-aarch64-static", "update-binfmts", "chroot")
-               if shutil.which(tool) is None]
+    missing = [
+        tool
+        for tool in ("debootstrap", "qemu-aarch64-static", "update-binfmts", "chroot")
+        if shutil.which(tool) is None
+    ]
     if missing:
-        raise Unavailable(f"missing {', '.join(missing)}: apt-get install -y debootstrap qemu-user-static binfmt-support")
+        raise Unavailable(
+            f"missing {', '.join(missing)}: apt-get install -y debootstrap qemu-user-static binfmt-support"
+        )
     if not (root / ".debootstrap-done").exists():
         check_mirror(mirror)
 
@@ -155,8 +169,10 @@ def ensure_binfmt() -> str:
     if not (base / "status").exists():
         subprocess.run(["mount", "binfmt_misc", "-t", "binfmt_misc", str(base)], capture_output=True)
     if not (base / "status").exists():
-        raise Unavailable("binfmt_misc is not mounted and cannot be mounted (unprivileged container?): "
-                          "run on a host or a --privileged container")
+        raise Unavailable(
+            "binfmt_misc is not mounted and cannot be mounted (unprivileged container?): "
+            "run on a host or a --privileged container"
+        )
     entry = base / "qemu-aarch64"
     if not entry.exists() or "enabled" not in entry.read_text():
         subprocess.run(["update-binfmts", "--enable", "qemu-aarch64"], capture_output=True)
@@ -196,8 +212,17 @@ def mount_guest(root: Path) -> None:
 
 GUEST_CA = "/etc/ssl/certs/audio-lstm-host-ca.crt"
 # Forwarded into the guest so pip works behind the same proxy / package index as the host.
-FORWARD_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-               "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_DEFAULT_TIMEOUT")
+FORWARD_ENV = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_DEFAULT_TIMEOUT",
+)
 
 
 def host_ca_bundle() -> Path | None:
@@ -225,10 +250,16 @@ def unmount_guest(root: Path) -> None:
             subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
-def guest(root: Path, args: list[str], log: Path | None = None, cwd: str = "/", cpu: str | None = None) -> subprocess.CompletedProcess:
+def guest(
+    root: Path, args: list[str], log: Path | None = None, cwd: str = "/", cpu: str | None = None
+) -> subprocess.CompletedProcess:
     script = f"cd {cwd} && exec " + " ".join(_quote(a) for a in args)
-    env = {"PATH": f"{GUEST_VENV}/bin:/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8",
-           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {
+        "PATH": f"{GUEST_VENV}/bin:/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
     env.update({k: v for k, v in os.environ.items() if k in FORWARD_ENV})
     if cpu:
         env["QEMU_CPU"] = cpu  # read by qemu-aarch64 (started by binfmt_misc) from the guest's environment
@@ -270,7 +301,10 @@ def install(root: Path, log: Path, pin: bool = True) -> str:
             shutil.copy(REPO / name, source / name)
         for name in ("audio_lstm", "export", "device"):
             shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp, str(source)], log)
+        run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp, str(source)],
+            log,
+        )
         wheel = next(Path(tmp).glob("audio_lstm-*.whl"))
         pins = host_versions() if pin else {}
         # Hash the sources, not the wheel (its metadata carries build times): reinstall on changes only.
@@ -288,8 +322,19 @@ def install(root: Path, log: Path, pin: bool = True) -> str:
     if not (root / GUEST_VENV.lstrip("/") / "bin/python").exists():
         guest(root, ["python3", "-m", "venv", GUEST_VENV], log)
     (root / "opt/wheels/constraints.txt").write_text("".join(f"{k}=={v}\n" for k, v in pins.items()))
-    guest(root, [f"{GUEST_VENV}/bin/pip", "install", "-q", "--force-reinstall", "-c", "/opt/wheels/constraints.txt",
-                 f"/opt/wheels/{wheel.name}"], log)
+    guest(
+        root,
+        [
+            f"{GUEST_VENV}/bin/pip",
+            "install",
+            "-q",
+            "--force-reinstall",
+            "-c",
+            "/opt/wheels/constraints.txt",
+            f"/opt/wheels/{wheel.name}",
+        ],
+        log,
+    )
     stamp.write_text(digest)
     pinned = ", ".join(f"{k} {v}" for k, v in pins.items())
     return f"{wheel.name} installed" + (f", deps pinned to the host's: {pinned}" if pins else ", latest deps")
@@ -337,17 +382,29 @@ def compare(x86: Path, arm: Path, x86_jsonl: str, arm_jsonl: str, tolerances: di
         tol = tolerances[name]
         within = worst <= tol
         ok &= within
-        report["models"][name] = {"max_abs_diff": worst, "worst_file": worst_file, "frames": frames,
-                                  "argmax_disagreements": argmax_diff, "tolerance": tol, "ok": within}
-    mfcc = max(float(np.max(np.abs(np.load(x86 / f"mfcc__{s}.npy").astype(np.float64) - np.load(arm / f"mfcc__{s}.npy"))))
-               for s in info_x["files"])
+        report["models"][name] = {
+            "max_abs_diff": worst,
+            "worst_file": worst_file,
+            "frames": frames,
+            "argmax_disagreements": argmax_diff,
+            "tolerance": tol,
+            "ok": within,
+        }
+    mfcc = max(
+        float(np.max(np.abs(np.load(x86 / f"mfcc__{s}.npy").astype(np.float64) - np.load(arm / f"mfcc__{s}.npy"))))
+        for s in info_x["files"]
+    )
     report["mfcc_max_abs_diff"] = mfcc
     rows_x = [json.loads(line) for line in x86_jsonl.splitlines() if line.strip()]
     rows_a = [json.loads(line) for line in arm_jsonl.splitlines() if line.strip()]
     labels_agree = [r["label"] for r in rows_x] == [r["label"] for r in rows_a] and len(rows_x) > 0
-    report["clip_labels"] = {"agree": labels_agree, "count": len(rows_x),
-                             "max_score_diff": max((abs(x["score"] - a["score"]) for x, a in zip(rows_x, rows_a)), default=0.0),
-                             "x86": rows_x, "arm64": rows_a}
+    report["clip_labels"] = {
+        "agree": labels_agree,
+        "count": len(rows_x),
+        "max_score_diff": max((abs(x["score"] - a["score"]) for x, a in zip(rows_x, rows_a)), default=0.0),
+        "x86": rows_x,
+        "arm64": rows_a,
+    }
     report["ok"] = ok and labels_agree
     return report
 
@@ -359,15 +416,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", type=Path)
     p.add_argument("--examples", type=Path, required=True)
     p.add_argument("--model", action="append", default=[], help="NAME=PATH (empty PATH: bundled model)")
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help=f"arm64 root (default {DEFAULT_ROOT}; env AUDIO_LSTM_ARM_ROOT)")
+    parser.add_argument(
+        "--root", type=Path, default=DEFAULT_ROOT, help=f"arm64 root (default {DEFAULT_ROOT}; env AUDIO_LSTM_ARM_ROOT)"
+    )
     parser.add_argument("--mirror", default=DEFAULT_MIRROR, help="Debian mirror (env AUDIO_LSTM_ARM_MIRROR)")
     parser.add_argument("--fp32", type=Path, help="also compare this fp32 model (e.g. runs/default/model.fp32.onnx)")
     parser.add_argument("--int8-tol", type=float, default=INT8_TOL)
     parser.add_argument("--fp32-tol", type=float, default=FP32_TOL)
     parser.add_argument("--report", type=Path, help="write the JSON report here")
-    parser.add_argument("--cpu", action="append", help="qemu CPU model(s) to emulate (default: cortex-a72 = Pi 4, "
-                        "cortex-a76 = Pi 5; `qemu-aarch64-static -cpu help` lists more)")
-    parser.add_argument("--no-pin", action="store_true", help="latest deps from PyPI in the guest, not the host's versions")
+    parser.add_argument(
+        "--cpu",
+        action="append",
+        help="qemu CPU model(s) to emulate (default: cortex-a72 = Pi 4, "
+        "cortex-a76 = Pi 5; `qemu-aarch64-static -cpu help` lists more)",
+    )
+    parser.add_argument(
+        "--no-pin", action="store_true", help="latest deps from PyPI in the guest, not the host's versions"
+    )
     parser.add_argument("--rebuild", action="store_true", help="delete --root and debootstrap again")
     args = parser.parse_args(argv)
     args.cpu = args.cpu or ["cortex-a72", "cortex-a76"]
@@ -415,19 +480,45 @@ def main(argv: list[str] | None = None) -> int:
                 venv_python = Path(sys.executable)
 
                 def run_x86() -> str:
-                    cmd = [str(venv_python), str(host_work / "arm_parity.py"), "probe", str(host_out),
-                           "--examples", str(host_work / "examples")]
+                    cmd = [
+                        str(venv_python),
+                        str(host_work / "arm_parity.py"),
+                        "probe",
+                        str(host_out),
+                        "--examples",
+                        str(host_work / "examples"),
+                    ]
                     run(cmd + [f"--model={s}" for s in _resolve_specs(specs, str(host_work))], log)
                     cli = shutil.which("audio-lstm", path=str(venv_python.parent)) or "audio-lstm"
-                    return run([cli, "classify", "--clip", "--format", "jsonl", "examples/clips"], log, cwd=host_work).stdout
+                    return run(
+                        [cli, "classify", "--clip", "--format", "jsonl", "examples/clips"], log, cwd=host_work
+                    ).stdout
 
                 def run_arm(cpu: str) -> str:
                     out = f"out-{cpu}"
                     shutil.rmtree(guest_work / out, ignore_errors=True)
-                    cmd = [f"{GUEST_VENV}/bin/python", "arm_parity.py", "probe", f"{GUEST_WORK}/{out}", "--examples", "examples"]
-                    guest(root, cmd + [f"--model={s}" for s in _resolve_specs(specs, GUEST_WORK)], log, cwd=GUEST_WORK, cpu=cpu)
-                    return guest(root, ["audio-lstm", "classify", "--clip", "--format", "jsonl", "examples/clips"],
-                                 log, cwd=GUEST_WORK, cpu=cpu).stdout
+                    cmd = [
+                        f"{GUEST_VENV}/bin/python",
+                        "arm_parity.py",
+                        "probe",
+                        f"{GUEST_WORK}/{out}",
+                        "--examples",
+                        "examples",
+                    ]
+                    guest(
+                        root,
+                        cmd + [f"--model={s}" for s in _resolve_specs(specs, GUEST_WORK)],
+                        log,
+                        cwd=GUEST_WORK,
+                        cpu=cpu,
+                    )
+                    return guest(
+                        root,
+                        ["audio-lstm", "classify", "--clip", "--format", "jsonl", "examples/clips"],
+                        log,
+                        cwd=GUEST_WORK,
+                        cpu=cpu,
+                    ).stdout
 
                 x86_jsonl = phase("x86", run_x86)
                 tolerances = {"int8": args.int8_tol, "fp32": args.fp32_tol}
@@ -453,15 +544,21 @@ def main(argv: list[str] | None = None) -> int:
     first = next(iter(reports.values()))
     xa, aa = first["x86"], first["arm64"]
     print(f"\nx86:   {xa['machine']} python {xa['python']} numpy {xa['numpy']} onnxruntime {xa['onnxruntime']}")
-    print(f"arm64: {aa['machine']} python {aa['python']} numpy {aa['numpy']} onnxruntime {aa['onnxruntime']} (qemu-user)")
+    print(
+        f"arm64: {aa['machine']} python {aa['python']} numpy {aa['numpy']} onnxruntime {aa['onnxruntime']} (qemu-user)"
+    )
     for cpu, report in reports.items():
         print(f"-- arm64 as {cpu}: MFCC front end max |diff| {report['mfcc_max_abs_diff']:.3g}")
         for name, m in report["models"].items():
-            print(f"   {name:5s} scores: max |diff| {m['max_abs_diff']:.3g} over {m['frames']} frames (worst: {m['worst_file']}), "
-                  f"argmax disagreements {m['argmax_disagreements']}, tolerance {m['tolerance']:g} -> {'OK' if m['ok'] else 'FAIL'}")
+            print(
+                f"   {name:5s} scores: max |diff| {m['max_abs_diff']:.3g} over {m['frames']} frames (worst: {m['worst_file']}), "
+                f"argmax disagreements {m['argmax_disagreements']}, tolerance {m['tolerance']:g} -> {'OK' if m['ok'] else 'FAIL'}"
+            )
         labels = report["clip_labels"]
-        print(f"   classify --clip: {labels['count']} clips, labels {'agree' if labels['agree'] else 'DIFFER'}, "
-              f"max printed-score diff {labels['max_score_diff']:.4f}")
+        print(
+            f"   classify --clip: {labels['count']} clips, labels {'agree' if labels['agree'] else 'DIFFER'}, "
+            f"max printed-score diff {labels['max_score_diff']:.4f}"
+        )
     print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     print("PASS" if ok else "FAIL")
     return EXIT_OK if ok else EXIT_MISMATCH

@@ -39,9 +39,10 @@ def export_tiny_model(out_dir: Path, frame_stack: int = 1) -> TinyModel:
     (the weights are random: the model recognizes nothing).
     """
     torch = pytest.importorskip("torch")
-    from audio_lstm.export.onnx_export import export_checkpoint
     from audio_lstm.device.features import MfccConfig, mfcc
-    from audio_lstm.model import KeywordLSTM, ModelConfig
+    from audio_lstm.export.onnx_export import export_checkpoint
+
+    from audio_lstm.train.model import KeywordLSTM, ModelConfig
 
     torch.manual_seed(1234)
     model = KeywordLSTM(ModelConfig(hidden_size=16, num_layers=1, frame_stack=frame_stack)).eval()

@@ -1,0 +1,276 @@
+"""`audio-lstm evaluate MODEL DATA`: clip accuracy, per-class precision/recall, confusion matrix.
+
+MODEL is a torch checkpoint (.pt) or a streaming ONNX file (.onnx, scored through the device
+runtime exactly as `classify --clip` scores a file).
+
+With --streaming (ONNX models only): false rejects per keyword, false accepts per hour, detection
+delay and DET curves on seeded long streams built from the split (see audio_lstm.evaluation.streaming),
+with per-class thresholds chosen for --target-fa-per-hour; --write-thresholds stores them in MODEL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audio_lstm.data.layouts import LAYOUTS
+from audio_lstm.data.readers import Corpus
+from audio_lstm.device.frame_stack import step_smoothing
+from audio_lstm.device.labels import GLASS, KEYWORDS, LABELS, SILENCE
+from audio_lstm.device.options import number_in
+from audio_lstm.device.runtime import StreamingClassifier
+from audio_lstm.evaluation.clip_eval import BatchScorer, ClipReport, ClipSet, evaluate_clips
+from audio_lstm.evaluation.plots import plot_det
+from audio_lstm.evaluation.report import format_false_accept_causes, format_negative_table, format_streaming_table
+from audio_lstm.evaluation.scenes import StreamingEvalConfig, background_paths
+from audio_lstm.evaluation.speakers import clip_speaker_outcomes, format_speaker_table, speakers_dict
+from audio_lstm.evaluation.streaming import evaluate_streaming
+
+PROG = "audio-lstm evaluate"
+CHOOSE_ON = ("every", "negatives")  # --choose-on: which false accepts the written thresholds count
+
+
+def torch_scorer(path: Path) -> tuple[BatchScorer, tuple[str, ...], int, int]:
+    """Batch scorer, labels, sample rate and clip smoothing (steps) of a torch checkpoint."""
+    import torch
+
+    from audio_lstm.train.model import load_checkpoint
+    from audio_lstm.train.torch_features import TorchMfcc
+
+    model, mfcc_cfg, _ = load_checkpoint(path)
+    frontend = TorchMfcc(mfcc_cfg)
+
+    def score(audio: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            logits, _ = model(frontend(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))))
+            return torch.softmax(logits, -1).numpy()
+
+    return score, model.cfg.labels, mfcc_cfg.sample_rate, step_smoothing(mfcc_cfg, model.cfg.frame_stack)
+
+
+def onnx_scorer(path: Path, threads: int = 1) -> tuple[BatchScorer, tuple[str, ...], int, int]:
+    """Batch scorer, labels, sample rate and clip smoothing (steps) of an ONNX model, run clip by clip."""
+    classifier = StreamingClassifier(path, threads=threads)
+
+    def score(audio: np.ndarray) -> np.ndarray:
+        return np.stack([classifier.predict_clip(clip) for clip in audio])
+
+    return score, tuple(classifier.labels), classifier.sample_rate, classifier.smoothing_frames
+
+
+def glass_figures(report: ClipReport) -> dict[str, Any] | None:
+    """Glass recall (glass clips labelled glass_break) and false-alarm rate (other clips labelled
+    glass_break); None when the model has no glass label."""
+    if GLASS not in report.labels:
+        return None
+    column = report.labels.index(GLASS)
+    glass_clips = int(report.confusion[column].sum())
+    recalled = int(report.confusion[column, column])
+    other_clips = int(report.confusion.sum()) - glass_clips
+    false_alarms = int(report.confusion[:, column].sum()) - recalled
+    return {
+        "glass_clips": glass_clips,
+        "recall": recalled / glass_clips if glass_clips else None,
+        "other_clips": other_clips,
+        "false_alarms": false_alarms,
+        "false_alarm_rate": false_alarms / other_clips if other_clips else None,
+    }
+
+
+def format_glass(figures: dict[str, Any]) -> str:
+    """One line: glass recall and false-alarm rate with their counts."""
+
+    def rate(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    recalled = round((figures["recall"] or 0.0) * figures["glass_clips"])
+    return (f"{GLASS}: recall {rate(figures['recall'])} ({recalled}/{figures['glass_clips']} glass clips), "
+            f"false-alarm rate {rate(figures['false_alarm_rate'])} "
+            f"({figures['false_alarms']}/{figures['other_clips']} other clips)")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    return number_in(text, lambda value: 0 < value < math.inf, "a positive number")
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    return number_in(text, lambda value: 0 <= value < math.inf, "a number >= 0")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path, help="checkpoint (.pt) or ONNX model (.onnx)")
+    parser.add_argument("data", nargs="+", type=Path, help="data folder(s)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="auto")
+    parser.add_argument("--split", choices=("validation", "test", "train", "all"), default="validation")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write report.json and confusion.png (--streaming: streaming.json and det_<label>.png) here")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ONNX models")
+    stream = parser.add_argument_group("streaming evaluation")
+    stream.add_argument("--streaming", action="store_true", help="measure detection on long streams instead of clips")
+    defaults = StreamingEvalConfig()
+    stream.add_argument("--hours", type=positive_float, default=defaults.hours,
+                        help=f"stream audio to build and score (default {defaults.hours:g})")
+    stream.add_argument("--seed", type=int, default=defaults.seed, help=f"stream seed (default {defaults.seed})")
+    stream.add_argument("--target-fa-per-hour", type=non_negative_float, default=defaults.target_fa_per_hour,
+                        help=f"false accepts per hour the chosen thresholds allow (default {defaults.target_fa_per_hour:g})")
+    stream.add_argument("--write-thresholds", nargs="?", const="all", default=None, metavar="LABELS",
+                        help="write the chosen thresholds into MODEL's metadata (in place; other keys kept); "
+                             "optionally only those of LABELS, comma-separated (e.g. glass_break; 'keywords': the ten)")
+    stream.add_argument("--choose-on", choices=CHOOSE_ON, default="every",
+                        help="the false accepts the written thresholds count: every one (default) or only "
+                             "'negatives', those during background and unknown speech")
+    return parser
+
+
+def expand_label_names(names: str) -> set[str]:
+    """--write-thresholds' comma-separated labels, with 'keywords' standing for the ten keywords."""
+    named = set(names.split(","))
+    return (named - {"keywords"}) | set(KEYWORDS) if "keywords" in named else named
+
+
+def write_thresholds(model: Path, thresholds: dict[str, float]) -> None:
+    """Store `thresholds` in the model file's `thresholds` metadata (merged; every other key kept).
+
+    The file is rewritten through a temporary sibling and an atomic rename.
+    """
+    import onnx
+
+    from audio_lstm.export.onnx_export import write_metadata
+
+    metadata = {entry.key: entry.value for entry in onnx.load(str(model)).metadata_props}
+    merged = {**json.loads(metadata.get("thresholds", "{}")), **{k: round(float(v), 4) for k, v in thresholds.items()}}
+    metadata["thresholds"] = json.dumps(merged)
+    temporary = model.with_name(f".{model.name}.thresholds-tmp")
+    try:
+        shutil.copyfile(model, temporary)
+        write_metadata(temporary, metadata)
+        os.replace(temporary, model)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, corpus: Corpus) -> int:
+    """The --streaming mode once the model and data are open; returns the exit code."""
+    split = args.split
+    clips = [clip for clip in (corpus.clips if split == "all" else corpus.subset(split)) if clip.label in classifier.labels]
+    if not any(clip.label != SILENCE for clip in clips):
+        print(f"{PROG}: no labelled clips (other than {SILENCE}) in split {split!r} to place in the streams", file=sys.stderr)
+        return 2
+    cfg = StreamingEvalConfig(hours=args.hours, seed=args.seed, target_fa_per_hour=args.target_fa_per_hour)
+    try:
+        result = evaluate_streaming(classifier, clips, background_paths(corpus, split), cfg)
+    except ValueError as error:  # unreadable audio, no background
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
+    counts = result.event_counts()
+    print(f"{args.model} ({classifier.info.model_version}) on {result.hours:.2f} h of {split} streams, seed {cfg.seed}: "
+          f"{len(result.plan.events)} events ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
+          f"target {cfg.target_fa_per_hour:g} false accepts/h")
+    print(format_streaming_table(result))
+    print(format_negative_table(result))
+    speakers = result.speakers
+    if speakers:
+        print(format_speaker_table(speakers, title="FRR at"))
+    causes = format_false_accept_causes(result.current)
+    if causes:
+        print(causes)
+    chosen = ", ".join(f"{label}={value:.2f}" for label, value in result.thresholds.items())
+    print(f"chosen thresholds: {chosen}")
+    print("chosen counting only negatives: " + ", ".join(f"{k}={v:.2f}" for k, v in result.negative_thresholds.items()))
+    if args.write_thresholds:
+        named = expand_label_names(args.write_thresholds)
+        pool = result.negative_thresholds if args.choose_on == "negatives" else result.thresholds
+        wanted = {label: value for label, value in pool.items() if "all" in named or label in named}
+        write_thresholds(args.model, wanted)
+        basis = "only negative false accepts" if args.choose_on == "negatives" else "every false accept"
+        print(f"thresholds written to {args.model}: {', '.join(f'{k}={v:.2f}' for k, v in wanted.items())} "
+              f"(chosen counting {basis})")
+    else:
+        print(f"thresholds not written (pass --write-thresholds to store them in {args.model})")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        report = {**result.to_dict(), "data": [str(path) for path in args.data], "split": split,
+                  "thresholds_written": bool(args.write_thresholds)}
+        (args.out / "streaming.json").write_text(json.dumps(report, indent=2))
+        for label, curve in result.curves.items():
+            if result.chosen[label].events:
+                marks = {"chosen": result.chosen[label], "model": result.current[label]}
+                plot_det(label, curve, args.out / f"det_{label}.png", marks, cfg.target_fa_per_hour)
+        print(f"report written to {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (2)
+        return stop.code if isinstance(stop.code, int) else 2
+    from audio_lstm.data.layouts import open_corpora
+
+    if args.write_thresholds and not args.streaming:
+        print(f"{PROG}: --write-thresholds needs --streaming", file=sys.stderr)
+        return 2
+    unknown = sorted(expand_label_names(args.write_thresholds or "all") - {"all", *LABELS})
+    if unknown:
+        print(f"{PROG}: --write-thresholds names unknown labels {unknown}; labels are: {', '.join(LABELS)}", file=sys.stderr)
+        return 2
+    try:
+        if not args.model.is_file():
+            raise FileNotFoundError(f"model not found: {args.model}")
+        if args.streaming and args.model.suffix != ".onnx":
+            raise ValueError(f"{args.model}: --streaming needs an exported ONNX model (.onnx), "
+                             f"not {args.model.suffix or 'a file without suffix'}")
+        if args.streaming:
+            classifier = StreamingClassifier(args.model, threads=args.threads)
+        elif args.model.suffix == ".onnx":
+            scorer, labels, rate, smoothing = onnx_scorer(args.model, args.threads)
+        else:
+            scorer, labels, rate, smoothing = torch_scorer(args.model)
+        corpus = open_corpora(args.data, args.layout)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
+    if args.streaming:
+        return run_streaming(args, classifier, corpus)
+    clips = corpus.clips if args.split == "all" else corpus.subset(args.split)
+    unknown = sorted({clip.label for clip in clips} - set(labels))
+    if unknown:
+        print(f"{PROG}: the model has no label for {unknown}; those clips are skipped", file=sys.stderr)
+        clips = [clip for clip in clips if clip.label in labels]
+    if not clips:
+        print(f"{PROG}: no clips in split {args.split!r}", file=sys.stderr)
+        return 2
+    report = evaluate_clips(scorer, ClipSet.load(clips, rate), labels, smoothing_frames=smoothing)
+    glass = glass_figures(report)
+    print(f"{args.model} on {len(clips)} {args.split} clips")
+    print(report.format_table())
+    if glass is not None:
+        print(format_glass(glass))
+    speakers = clip_speaker_outcomes([c.path for c in clips], [c.label for c in clips], report.predictions, KEYWORDS)
+    if speakers:
+        print(format_speaker_table({"clips": speakers}, title="share of keyword clips called another label, in"))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        found = {**report.to_dict(), "glass": glass, "keyword_frr_per_speaker": speakers_dict(speakers)}
+        (args.out / "report.json").write_text(json.dumps(found, indent=2))
+        report.plot_confusion(args.out / "confusion.png", title=f"{args.model.name}: {args.split}")
+        print(f"report written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""`audio-lstm listen` end to end through a real PortAudio/ALSA capture stream, no microphone needed.
+
+A private ``~/.asoundrc`` (under a temporary HOME) defines a capture PCM with alsa-lib's `file`
+plugin: its ``infile`` supplies the captured samples (1 s of low noise, examples/clips/stop.flac,
+1.5 s of low noise), its slave is the `null` PCM. Two details make this a faithful capture device:
+
+* **No conversion plugin above `file`.** alsa-lib's `file` plugin reads ``infile`` inside
+  ``mmap_begin`` for every frame the caller *could* take; conversion plugins (`plug`, `lfloat`, ...)
+  then commit fewer frames, so whole stretches of the file are skipped (measured: a jump every
+  2560 frames through `plug`). PortAudio itself commits what it takes, so the file holds raw
+  float32 at the device's default rate: exactly the format and rate the daemon asks for.
+* **Real-time pacing.** `null` has no clock: capture would run thousands of times faster than
+  real time (a busy loop, and the daemon's bounded queue would drop most of it). The plugin's
+  output ``file`` (a copy of everything captured) is a pipe into a tiny reader that consumes it at
+  the device's byte rate (after shrinking the pipe to one page), so PortAudio's ALSA thread blocks
+  in ``write`` and runs in real time.
+
+After ``infile`` ends, the null slave's ring buffer keeps the last (quiet) samples, so capture goes
+on with low noise, like a quiet room. The daemon runs as a subprocess with ``HOME`` pointing at the
+temporary folder; the test waits for the "stop" JSON line, sends SIGTERM and checks a clean exit.
+Skipped when PortAudio cannot be loaded, has no ALSA host API or does not expose the device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shlex
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+from audio_lstm.device.audio_io import load_audio
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIP = ROOT / "examples" / "clips" / "stop.flac"
+DEVICE = "audiolstm_test_capture"  # unique: must not collide with any system PCM name
+LEAD_S, TAIL_S = 1.0, 1.5  # quiet audio before and after the keyword
+EVENT_TIMEOUT_S = 15.0  # daemon start-up (imports, model load) + 3.5 s of real-time audio, generously
+STOP_LIMIT_S = 1.5  # SIGTERM -> exit; the daemon polls every 0.1 s and joins its worker for <= 1 s
+
+PACER = """\
+import fcntl, os, sys, time
+rate = float(sys.argv[1])  # bytes per second
+start, total = time.monotonic(), 0
+# Shrink the pipe to one page (little read-ahead, and closing the PCM does not wait while a 64 KiB
+# backlog drains at real-time pace); Linux refuses while the pipe holds more, so empty it first.
+flags = fcntl.fcntl(0, fcntl.F_GETFL)
+fcntl.fcntl(0, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+for _ in range(50):
+    try:
+        while True:
+            data = os.read(0, 65536)
+            if not data:
+                sys.exit()
+            total += len(data)
+    except BlockingIOError:
+        pass
+    try:
+        fcntl.fcntl(0, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)
+        break
+    except OSError:
+        time.sleep(0.001)
+fcntl.fcntl(0, fcntl.F_SETFL, flags)
+while True:
+    data = os.read(0, 8192)
+    if not data:
+        break
+    total += len(data)
+    ahead = total / rate - (time.monotonic() - start)
+    if ahead > 0:
+        time.sleep(ahead)
+"""
+
+PROBE = f"""\
+import json, sys
+try:
+    import sounddevice as sd
+except OSError as error:
+    print(json.dumps({{"skip": f"PortAudio cannot be loaded: {{error}}"}})); sys.exit()
+apis = [api["name"] for api in sd.query_hostapis()]
+if "ALSA" not in apis:
+    print(json.dumps({{"skip": f"PortAudio has no ALSA host API (host APIs: {{apis}})"}})); sys.exit()
+try:
+    info = sd.query_devices({DEVICE!r}, "input")
+except Exception as error:
+    print(json.dumps({{"skip": f"PortAudio's ALSA host API does not expose the virtual PCM: {{error}}"}})); sys.exit()
+print(json.dumps({{"name": info["name"], "rate": info["default_samplerate"]}}))
+"""
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), PYTHONUNBUFFERED="1")
+    env.pop("AUDIODEV", None)
+    return env
+
+
+def _asoundrc(infile: Path, pacer: Path, byte_rate: int) -> str:
+    return textwrap.dedent(f"""\
+        pcm.{DEVICE} {{
+            type file
+            slave.pcm "null"
+            infile "{infile}"
+            file "|{shlex.quote(sys.executable)} -I -S {shlex.quote(str(pacer))} {byte_rate}"
+            format "raw"
+        }}
+        """)
+
+
+def _stream_audio(rate: int, seed: int = 0) -> np.ndarray:
+    """Low noise, the stop clip (as int16 PCM), low noise: float32 at `rate`."""
+    clip = np.round(np.clip(load_audio(CLIP), -1.0, 1.0) * 32767).astype(np.int16)
+    rng = np.random.default_rng(seed)
+
+    def quiet(seconds: float) -> np.ndarray:
+        return np.round(rng.normal(0.0, 10.0, int(seconds * 16000))).astype(np.int16)  # about -70 dBFS
+
+    pcm16 = np.concatenate([quiet(LEAD_S), clip, quiet(TAIL_S)])
+    audio = pcm16.astype(np.float32) / 32768.0
+    if rate != 16000:
+        audio = soxr.resample(audio, 16000, rate, quality="HQ").astype(np.float32)
+    return audio
+
+
+def _reader(stream, lines: queue.Queue) -> None:  # noqa: ANN001
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def test_listen_detects_stop_through_alsa_file_capture(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    pacer = tmp_path / "pacer.py"
+    pacer.write_text(PACER)
+    infile = tmp_path / "capture.f32"
+    infile.write_bytes(b"")
+    # First with a placeholder byte rate: the probe only needs the device to exist.
+    (home / ".asoundrc").write_text(_asoundrc(infile, pacer, 64000))
+    env = _env(home)
+    probe = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    found = json.loads(probe.stdout.strip().splitlines()[-1])
+    if "skip" in found:
+        pytest.skip(found["skip"])
+    rate = int(found["rate"])  # what `listen` will open the device at (its default rate)
+    audio = _stream_audio(rate)
+    audio.astype("<f4").tofile(infile)
+    (home / ".asoundrc").write_text(_asoundrc(infile, pacer, 4 * rate))  # float32 mono, real time
+
+    command = [sys.executable, "-m", "audio_lstm.cli", "listen", "--device", DEVICE, "--threshold", "stop=0.5"]
+    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    out_lines: queue.Queue = queue.Queue()
+    err_lines: queue.Queue = queue.Queue()
+    readers = [threading.Thread(target=_reader, args=(process.stdout, out_lines), daemon=True),
+               threading.Thread(target=_reader, args=(process.stderr, err_lines), daemon=True)]
+    for reader in readers:
+        reader.start()
+    events: list[dict] = []
+    stderr: list[str] = []
+
+    def drain_stderr() -> str:
+        while True:
+            try:
+                line = err_lines.get_nowait()
+            except queue.Empty:
+                return "".join(stderr)
+            if line is not None:
+                stderr.append(line)
+
+    try:
+        started = time.monotonic()
+        deadline = started + EVENT_TIMEOUT_S
+        while time.monotonic() < deadline and not any(event["label"] == "stop" for event in events):
+            try:
+                line = out_lines.get(timeout=0.1)
+            except queue.Empty:
+                if process.poll() is not None:
+                    break
+                continue
+            if line is None:
+                break
+            events.append(json.loads(line))
+        assert any(event["label"] == "stop" for event in events), (
+            f"no stop event within {EVENT_TIMEOUT_S} s; events {events}; exit {process.poll()}; "
+            f"stderr:\n{drain_stderr()}")
+        # Keep listening past the end of `infile` (capture continues on the quiet ring buffer).
+        total_audio_s = len(audio) / rate
+        time.sleep(max(0.0, min(2.0, started + total_audio_s + 1.0 - time.monotonic())))
+        assert process.poll() is None, f"the daemon exited on its own; stderr:\n{drain_stderr()}"
+
+        process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        code = process.wait(timeout=10)
+        stop_s = time.monotonic() - signalled
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    for reader in readers:
+        reader.join(5)
+    while True:  # events printed between the first stop line and the exit
+        line = out_lines.get_nowait() if not out_lines.empty() else None
+        if line is None:
+            break
+        events.append(json.loads(line))
+    err = drain_stderr()
+
+    assert code == 0, err
+    assert stop_s < STOP_LIMIT_S, f"took {stop_s:.2f} s to stop after SIGTERM"
+    assert f"listening on {DEVICE} at {rate} Hz" in err
+    stops = [event for event in events if event["label"] == "stop"]
+    assert len(stops) == 1, events
+    stop = stops[0]
+    assert set(stop) == {"time", "label", "start_s", "end_s", "score"}
+    assert stop["score"] >= 0.5
+    # The clip occupies [1.0, 2.0) s of the captured stream (times count audio since the start).
+    assert LEAD_S - 0.1 < stop["start_s"] < stop["end_s"] < LEAD_S + 1.5, stop
+    assert "stopped after" in err
