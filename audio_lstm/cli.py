@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("audio_lstm.commands.export", "checkpoint -> streaming fp32 + int8 ONNX (needs the train extra)"),
     "classify": ("audio_lstm.device.classify", "classify audio files: clips, or events in long recordings"),
     "listen": ("audio_lstm.device.listen", "live microphone daemon that prints events"),
+    "mine": ("audio_lstm.commands.mine", "windows of real negative audio where a model nearly fires (hard negatives)"),
 }
 
 

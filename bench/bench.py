@@ -110,9 +110,8 @@ class OursPipeline:
 
 def make_signals(seconds: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """(looped demo + seeded noise as int16, the demo as int16, keyword end times in the demo)."""
-    from audio_lstm.device.audio_io import load_audio
-
     from audio_lstm.augment.signal import word_activity
+    from audio_lstm.device.audio_io import load_audio
 
     demo = load_audio(DEMO, SAMPLE_RATE)
     n = int(round(seconds * SAMPLE_RATE))

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from tqdm import tqdm
+
 from audio_lstm.device.audio_io import AudioFileError, audio_info, find_audio_files, iter_audio_blocks, load_audio
 
 # One definition of the clip tail, shared with training-time validation (0.3 s of zeros).
@@ -24,7 +26,6 @@ from audio_lstm.device.detector import Detector
 from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.options import NON_EVENT_LABELS, make_detector, positive_int, resolve_thresholds, threshold_arg
 from audio_lstm.device.runtime import StreamingClassifier
-from tqdm import tqdm
 
 __all__ = ["CLIP_TAIL_SECONDS", "NON_EVENT_LABELS", "main", "make_detector", "resolve_thresholds", "threshold_arg"]
 

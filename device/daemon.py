@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import numpy as np
 import soxr
+
 from audio_lstm.device.detector import Detector, Event
 from audio_lstm.device.runtime import StreamingClassifier
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from audio_lstm.device.labels import SILENCE
 
 SMOOTHING_SECONDS = 0.05  # span of the moving average applied to per-step probabilities

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+
 from audio_lstm.device.labels import EVENT_LABELS
 
 RELEASE_RATIO = 0.8  # an open event ends when its smoothed score falls below threshold * RELEASE_RATIO

@@ -9,6 +9,7 @@ step wait for the rest.
 from __future__ import annotations
 
 import numpy as np
+
 from audio_lstm.device.decisions import smoothing_frames_for
 from audio_lstm.device.features import MfccConfig, StreamingMfcc
 

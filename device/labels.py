@@ -9,3 +9,4 @@ GLASS = "glass_break"
 LABELS: tuple[str, ...] = KEYWORDS + (UNKNOWN, SILENCE, GLASS)
 # Labels that are reported as events by the detector; unknown speech and silence never are.
 EVENT_LABELS: tuple[str, ...] = KEYWORDS + (GLASS,)
+NON_EVENT_LABELS: tuple[str, ...] = (UNKNOWN, SILENCE)  # scored but never reported as events

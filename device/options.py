@@ -10,10 +10,8 @@ import math
 from collections.abc import Callable
 
 from audio_lstm.device.detector import Detector
-from audio_lstm.device.labels import SILENCE, UNKNOWN
+from audio_lstm.device.labels import NON_EVENT_LABELS
 from audio_lstm.device.runtime import StreamingClassifier
-
-NON_EVENT_LABELS = (UNKNOWN, SILENCE)  # labels that are scored but never reported as events
 
 
 def _valid_number(text: str, valid: Callable[[float], bool]) -> float | None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+
 from audio_lstm.device.frame_stack import step_smoothing, streaming_frontend
 from audio_lstm.device.int8_check import warn_if_signed_int8
 from audio_lstm.device.model_file import (

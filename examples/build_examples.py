@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from audio_lstm.device.audio_io import load_audio
-from audio_lstm.device.labels import KEYWORDS, SILENCE, UNKNOWN
 
 from audio_lstm.data.readers import read_shared_data
+from audio_lstm.device.audio_io import load_audio
+from audio_lstm.device.labels import KEYWORDS, SILENCE, UNKNOWN
 
 HERE = Path(__file__).parent
 RAIN_DBFS = -42.0  # RMS level of the rain background

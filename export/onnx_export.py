@@ -11,6 +11,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from onnx import numpy_helper
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from torch import nn
+
 from audio_lstm.device.features import MfccConfig
 from audio_lstm.device.int8_check import UNSIGNED, WEIGHTS_KEY
 from audio_lstm.device.labels import EVENT_LABELS
@@ -23,10 +27,6 @@ from audio_lstm.device.model_file import (
     OUTPUT_SCORES,
     build_metadata,
 )
-from onnx import numpy_helper
-from onnxruntime.quantization import QuantType, quantize_dynamic
-from torch import nn
-
 from audio_lstm.train.model import KeywordLSTM
 
 DEFAULT_THRESHOLD = 0.6  # per-class detection threshold written when training chose none

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from audio_lstm.device.features import MfccConfig
-from audio_lstm.device.model_file import ModelFileError, parse_metadata
 from onnx import numpy_helper
 
+from audio_lstm.device.features import MfccConfig
+from audio_lstm.device.model_file import ModelFileError, parse_metadata
 from audio_lstm.train.model import KeywordLSTM, ModelConfig, load_checkpoint
 
 ONNX_TO_TORCH_GATES = (0, 2, 3, 1)  # ONNX stacks gates i, o, f, c; torch i, f, g (= c), o

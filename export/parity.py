@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+
 from audio_lstm.device.decisions import clip_label
 from audio_lstm.device.features import MfccConfig, mfcc
 from audio_lstm.device.frame_stack import stack_frames, step_smoothing
-
 from audio_lstm.train.model import KeywordLSTM
 
 TORCH_TOLERANCE = 1e-4  # max |score difference| allowed between torch and fp32 ONNX

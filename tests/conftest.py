@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -41,7 +42,6 @@ def export_tiny_model(out_dir: Path, frame_stack: int = 1) -> TinyModel:
     torch = pytest.importorskip("torch")
     from audio_lstm.device.features import MfccConfig, mfcc
     from audio_lstm.export.onnx_export import export_checkpoint
-
     from audio_lstm.train.model import KeywordLSTM, ModelConfig
 
     torch.manual_seed(1234)
@@ -55,6 +55,12 @@ def export_tiny_model(out_dir: Path, frame_stack: int = 1) -> TinyModel:
     fp32, int8 = export_checkpoint(model, MfccConfig(), out_dir, "tiny", model_version="test")
     torch.save(model.state_dict(), out_dir / "tiny.state.pt")  # for tests that compare with torch
     return TinyModel(fp32, int8)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_user_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read the user's negatives cache: AUDIO_LSTM_CACHE points at an empty folder."""
+    os.environ["AUDIO_LSTM_CACHE"] = str(tmp_path_factory.mktemp("audio-lstm-cache"))
 
 
 @pytest.fixture(scope="session")

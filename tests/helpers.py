@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import soundfile
+
 from audio_lstm.device.runtime import StreamingClassifier
 
 TONES = {"yes": 500.0, "no": 1500.0, "glass_break": 4000.0}  # the tone-burst corpus's labels and pitches

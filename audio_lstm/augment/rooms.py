@@ -147,14 +147,37 @@ def reverberate(audio: np.ndarray, rir: np.ndarray, keep_energy: bool = True) ->
     return wet.astype(np.float32)
 
 
-class RirBank:
-    """`count` random RIRs drawn once from `seed`, so choosing one per clip costs an index draw."""
+def measured_impulse_response(audio: np.ndarray, sample_rate: int = 16000, max_seconds: float = 1.0) -> np.ndarray:
+    """A measured RIR (mono, at `sample_rate`) with its direct path (the peak) moved to lag 0, so the
+    word does not move against its targets; cut to `max_seconds`, direct path +1."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1 or not np.any(audio):
+        raise ValueError(f"a measured RIR must be mono and not silent, got shape {audio.shape}")
+    start = int(np.argmax(np.abs(audio)))
+    response = audio[start : start + int(max_seconds * sample_rate)]
+    return (response / response[0]).astype(np.float32)
 
-    def __init__(self, count: int, cfg: RoomConfig = RoomConfig(), seed: int = 0, sample_rate: int = 16000) -> None:
+
+class RirBank:
+    """`count` random RIRs drawn once from `seed`, so choosing one per clip costs an index draw.
+
+    `measured` responses (see `measured_impulse_response`) join the bank repeated so that about
+    half of all draws pick a measured room when there are any."""
+
+    def __init__(
+        self,
+        count: int,
+        cfg: RoomConfig = RoomConfig(),
+        seed: int = 0,
+        sample_rate: int = 16000,
+        measured: Sequence[np.ndarray] = (),
+    ) -> None:
         if count < 0:
             raise ValueError(f"RIR bank size must be >= 0, got {count}")
         rng = np.random.default_rng([seed, 0x524F4F4D])  # its own stream, independent of other draws
         self.responses = [random_impulse_response(rng, cfg, sample_rate) for _ in range(count)]
+        if count and measured:
+            self.responses += list(measured) * max(1, round(count / len(measured)))
 
     def __len__(self) -> int:
         return len(self.responses)

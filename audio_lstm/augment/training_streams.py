@@ -76,6 +76,12 @@ class StreamConfig:
     reverb_probability: float = 0.5  # chance a placed clip is convolved with a room impulse response
     rir_bank_size: int = 200  # RIRs drawn once per sampler (from its seed) to pick from
     rooms: RoomConfig = field(default_factory=RoomConfig)  # RT60, DRR, reflection ranges of the bank
+    # real negative audio (speech, music, household sounds: the negatives cache) as the background,
+    # like a TV in the room; only when the sampler has a negatives bank
+    negative_probability: float = 0.4  # chance a stream's background is real negative audio
+    negative_dbfs: tuple[float, float] = (-40.0, -15.0)  # RMS of a negative background, dBFS
+    negative_empty_probability: float = 0.5  # a stream on negative audio has no clip at all
+    hard_negative_share: float = 0.5  # of the negative backgrounds, the share from mined windows (when any)
     mic_probability: float = 0.5  # chance the whole mixed stream goes through a random microphone
     microphone: MicConfig = field(default_factory=MicConfig)  # band-limit, clipping and gain ranges
 
@@ -119,6 +125,9 @@ class StreamSampler:
         cfg: StreamConfig,
         seed: int,
         audio_cache: dict | None = None,
+        negatives: NoiseBank | None = None,
+        hard_negatives: NoiseBank | None = None,
+        measured_rirs: Sequence[np.ndarray] = (),
     ) -> None:
         if SILENCE not in labels:
             raise ValueError(f"labels must include {SILENCE!r} (the default frame target), got {labels}")
@@ -129,6 +138,8 @@ class StreamSampler:
             raise ValueError("no clips to build streams from")
         self.clips = list(clips)
         self.noise = noise
+        self.negatives = negatives if negatives is not None and len(negatives) else None
+        self.hard_negatives = hard_negatives if hard_negatives is not None and len(hard_negatives) else None
         self.labels = tuple(labels)
         self.mfcc = mfcc
         self.cfg = cfg
@@ -157,7 +168,8 @@ class StreamSampler:
         weights = dict(cfg.label_weights)
         draw = np.array([weights.get(self.labels[int(k)], 1.0) for k in self._label_ids], dtype=np.float64)
         self._label_probabilities = draw / draw.sum()
-        self.rirs = RirBank(cfg.rir_bank_size if cfg.reverb_probability > 0 else 0, cfg.rooms, seed, rate)
+        bank_size = cfg.rir_bank_size if cfg.reverb_probability > 0 else 0
+        self.rirs = RirBank(bank_size, cfg.rooms, seed, rate, measured_rirs)
         self._rng = np.random.default_rng(seed)
 
     def mean_clips_per_stream(self) -> float:
@@ -211,12 +223,30 @@ class StreamSampler:
         scale = db_to_gain(rng.uniform(*cfg.background_dbfs)) / current
         return (segment * np.float32(scale)).astype(np.float32), True
 
+    def negative_background(self, rng: np.random.Generator) -> np.ndarray | None:
+        """With `negative_probability`, a stream-length background of real negative audio (mined
+        windows for `hard_negative_share` of them); None otherwise or without negatives (no draw)."""
+        cfg = self.cfg
+        if self.negatives is None or rng.random() >= cfg.negative_probability:
+            return None
+        hard = self.hard_negatives is not None and rng.random() < cfg.hard_negative_share
+        segment = random_noise_segment(self.hard_negatives if hard else self.negatives, self.length, rng)
+        current = rms(segment)
+        if current <= 0.0:
+            return segment.astype(np.float32)
+        return (segment * np.float32(db_to_gain(rng.uniform(*cfg.negative_dbfs)) / current)).astype(np.float32)
+
     def plan(self, rng: np.random.Generator) -> tuple[np.ndarray, list[Placement]]:
         """A random background and the clips to place on it (offsets and gains)."""
         cfg = self.cfg
-        background, noisy = self.background(rng)
+        negative = self.negative_background(rng)
+        if negative is None:
+            background, noisy = self.background(rng)
+            empty_probability = cfg.empty_probability
+        else:
+            background, noisy, empty_probability = negative, True, cfg.negative_empty_probability
         count = 0
-        if self.max_clips > 0 and rng.random() >= cfg.empty_probability:
+        if self.max_clips > 0 and rng.random() >= empty_probability:
             count = int(rng.integers(1, self.max_clips + 1))
         chosen = [self.choose_clip(rng) for _ in range(count)]
         free = self.length - count * self.clip_length

@@ -22,20 +22,29 @@ from typing import Any
 import numpy as np
 
 from audio_lstm.data.layouts import LAYOUTS
+from audio_lstm.data.negatives_cache import default_negatives_dir, read_negatives
 from audio_lstm.data.readers import Corpus
 from audio_lstm.device.frame_stack import step_smoothing
-from audio_lstm.device.labels import GLASS, KEYWORDS, LABELS, SILENCE
+from audio_lstm.device.labels import GLASS, KEYWORDS, LABELS, NON_EVENT_LABELS, SILENCE
 from audio_lstm.device.options import number_in
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.evaluation.clip_eval import BatchScorer, ClipReport, ClipSet, evaluate_clips
+from audio_lstm.evaluation.negatives import (
+    NegativeResult,
+    choose_on_negatives,
+    evaluate_negatives,
+    format_frr_table,
+    format_negatives_table,
+    frr_at_rates,
+)
 from audio_lstm.evaluation.plots import plot_det
 from audio_lstm.evaluation.report import format_false_accept_causes, format_negative_table, format_streaming_table
 from audio_lstm.evaluation.scenes import StreamingEvalConfig, background_paths
 from audio_lstm.evaluation.speakers import clip_speaker_outcomes, format_speaker_table, speakers_dict
-from audio_lstm.evaluation.streaming import evaluate_streaming
+from audio_lstm.evaluation.streaming import StreamingResult, evaluate_streaming
 
 PROG = "audio-lstm evaluate"
-CHOOSE_ON = ("every", "negatives")  # --choose-on: which false accepts the written thresholds count
+CHOOSE_ON = ("every", "negatives", "real-negatives")  # --choose-on: which false accepts the written thresholds count
 
 
 def torch_scorer(path: Path) -> tuple[BatchScorer, tuple[str, ...], int, int]:
@@ -129,8 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the chosen thresholds into MODEL's metadata (in place; other keys kept); "
                              "optionally only those of LABELS, comma-separated (e.g. glass_break; 'keywords': the ten)")
     stream.add_argument("--choose-on", choices=CHOOSE_ON, default="every",
-                        help="the false accepts the written thresholds count: every one (default) or only "
-                             "'negatives', those during background and unknown speech")
+                        help="the false accepts the written thresholds count: every one (default), only "
+                             "'negatives', those during background and unknown speech in the streams, or "
+                             "'real-negatives', those on the negatives cache's validation hours (the ten keywords "
+                             "share the target)")
+    stream.add_argument("--negatives", type=Path, default=None, metavar="DIR",
+                        help="negatives cache whose validation split is also measured "
+                             "(default: the cache of `audio-lstm data negatives`, when it exists)")
+    stream.add_argument("--no-negatives", action="store_true", help="skip the real negatives")
     return parser
 
 
@@ -161,6 +176,28 @@ def write_thresholds(model: Path, thresholds: dict[str, float]) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def run_real_negatives(args: argparse.Namespace, classifier: StreamingClassifier,
+                       result: StreamingResult) -> NegativeResult | None:
+    """False accepts on the validation split of the negatives cache, and keyword FRR on the streams at
+    fixed rates of them; None when there is no cache (or --no-negatives)."""
+    if args.no_negatives:
+        return None
+    recordings = [r for r in read_negatives(args.negatives or default_negatives_dir()) if r.split == "validation"]
+    if not recordings:
+        return None
+    found = evaluate_negatives(classifier, recordings, result.cfg.thresholds())
+    labels = [label for label in classifier.labels if label not in NON_EVENT_LABELS]
+    print(format_negatives_table(found, labels))
+    frr = frr_at_rates(found, result.curves)
+    print(format_frr_table(frr))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        report = {**found.to_dict(), "keyword_frr_at_rate": {k: {str(r): v for r, v in row.items()}
+                                                             for k, row in frr.items()}}
+        (args.out / "negatives.json").write_text(json.dumps(report, indent=2))
+    return found
+
+
 def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, corpus: Corpus) -> int:
     """The --streaming mode once the model and data are open; returns the exit code."""
     split = args.split
@@ -189,12 +226,19 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
     chosen = ", ".join(f"{label}={value:.2f}" for label, value in result.thresholds.items())
     print(f"chosen thresholds: {chosen}")
     print("chosen counting only negatives: " + ", ".join(f"{k}={v:.2f}" for k, v in result.negative_thresholds.items()))
+    real = run_real_negatives(args, classifier, result)
+    if args.choose_on == "real-negatives" and real is None:
+        print(f"{PROG}: --choose-on real-negatives needs the negatives cache (`audio-lstm data negatives`)",
+              file=sys.stderr)
+        return 2
     if args.write_thresholds:
         named = expand_label_names(args.write_thresholds)
-        pool = result.negative_thresholds if args.choose_on == "negatives" else result.thresholds
+        pools = {"every": result.thresholds, "negatives": result.negative_thresholds}
+        pool = pools.get(args.choose_on) or choose_on_negatives(real, cfg.target_fa_per_hour)
         wanted = {label: value for label, value in pool.items() if "all" in named or label in named}
         write_thresholds(args.model, wanted)
-        basis = "only negative false accepts" if args.choose_on == "negatives" else "every false accept"
+        basis = {"every": "every false accept", "negatives": "only negative false accepts in the streams",
+                 "real-negatives": "false accepts on the real negatives"}[args.choose_on]
         print(f"thresholds written to {args.model}: {', '.join(f'{k}={v:.2f}' for k, v in wanted.items())} "
               f"(chosen counting {basis})")
     else:

@@ -55,6 +55,16 @@ def model_source(text: str) -> Path:
     return Path(text)
 
 
+def training_negatives(cache: Path | None) -> list[Path]:
+    """The training split of the negatives cache (`cache`, else the default one when it exists)."""
+    from audio_lstm.data.negatives_cache import default_negatives_dir, read_negatives
+
+    if cache is not None and not (cache / "manifest.tsv").is_file():
+        raise FileNotFoundError(f"--negatives: {cache} holds no manifest.tsv; build it with `audio-lstm data negatives`")
+    recordings = read_negatives(cache or default_negatives_dir())
+    return [recording.path for recording in recordings if recording.split == "train"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     from audio_lstm.augment.training_streams import UNKNOWN_ONSET_TARGETS
     from audio_lstm.device.features import MfccConfig
@@ -111,6 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--distill-weight", type=distill_weight, default=None, metavar="W",
                         help="share of the loss that is KL to the teachers, 0 < W <= 1 "
                              f"(default: {train.distill_weight:g}; needs --teacher)")
+    negatives = parser.add_argument_group("real negative audio (see `audio-lstm data negatives`)")
+    negatives.add_argument("--negatives", type=Path, default=None, metavar="DIR",
+                           help="negatives cache whose training split becomes stream backgrounds "
+                                "(default: the cache of `audio-lstm data negatives`, when it exists)")
+    negatives.add_argument("--no-negatives", action="store_true", help="train without the negatives cache")
+    negatives.add_argument("--negative-hours", type=float, default=train.negative_hours, metavar="H",
+                           help=f"cap on the negative audio held in memory (default: {train.negative_hours:g})")
+    negatives.add_argument("--negative-probability", type=float, default=train.stream.negative_probability,
+                           metavar="P", help="chance a stream's background is real negative audio "
+                                             f"(default: {train.stream.negative_probability:g})")
+    negatives.add_argument("--hard-negatives", type=Path, default=None, metavar="TSV",
+                           help="mined windows (`audio-lstm mine`) drawn for part of the negative backgrounds "
+                                f"(default: none; share {train.stream.hard_negative_share:g})")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -146,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         corpus = open_corpora(args.data, args.layout)
+        if not args.no_negatives:
+            corpus.negative_files = training_negatives(args.negatives)
+        if args.hard_negatives is not None and not args.hard_negatives.is_file():
+            raise FileNotFoundError(f"--hard-negatives: no such file: {args.hard_negatives}")
         if args.init is not None:
             starting_model(args.init, model, mfcc)
         for teacher in args.teacher or ():  # a mismatched teacher is refused by name before training starts
@@ -160,10 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         teachers=tuple(str(path) for path in args.teacher or ()),
         distill_weight=TrainConfig().distill_weight if args.distill_weight is None else args.distill_weight,
         max_pool_weight=args.max_pool_weight, init_from=str(args.init or ""),
+        negative_hours=args.negative_hours, hard_negatives=str(args.hard_negatives or ""),
         spec_augment=dataclasses.replace(TrainConfig().spec_augment, probability=args.spec_augment,
                                          warp_range=(1.0 - args.vtlp, 1.0 + args.vtlp)),
         stream=dataclasses.replace(TrainConfig().stream, generated_share=args.generated_share,
-                                   label_weights=weights, unknown_onset=args.unknown_onset),
+                                   label_weights=weights, unknown_onset=args.unknown_onset,
+                                   negative_probability=args.negative_probability),
     )
     extra = {"data": [str(path.resolve()) for path in args.data], "layout": args.layout}
     metrics = train(corpus, args.out, model, mfcc, cfg, device=args.device,

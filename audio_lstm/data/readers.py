@@ -53,6 +53,8 @@ class Corpus:
 
     clips: list[Clip] = field(default_factory=list)
     noise_files: list[Path] = field(default_factory=list)
+    rir_files: list[Path] = field(default_factory=list)  # measured room impulse responses (training rooms)
+    negative_files: list[Path] = field(default_factory=list)  # long real non-keyword audio (training split)
 
     def subset(self, split: str) -> list[Clip]:
         """Clips of one split."""
@@ -62,8 +64,15 @@ class Corpus:
 
     def merge(self, other: "Corpus") -> "Corpus":
         """A new corpus with the clips of both and their noise files (duplicates dropped)."""
-        noise = list(dict.fromkeys([*self.noise_files, *other.noise_files]))
-        return Corpus([*self.clips, *other.clips], noise)
+        def union(a: list[Path], b: list[Path]) -> list[Path]:
+            return list(dict.fromkeys([*a, *b]))
+
+        return Corpus(
+            [*self.clips, *other.clips],
+            union(self.noise_files, other.noise_files),
+            union(self.rir_files, other.rir_files),
+            union(self.negative_files, other.negative_files),
+        )
 
     def label_counts(self, split: str | None = None) -> dict[str, int]:
         """{label: clip count} for every label in LABELS order (zeros included), optionally one split."""
@@ -234,9 +243,10 @@ def read_shared_data(
     Single-speaker clips are all train. Ambience windows are `_silence_` clips split by source
     recording; only the train recordings also join the noise files, so validation silence is never
     heard in training. Glass: training -> train, testing -> validation, non_event -> `_silence_` train.
+    The folders added later (`speech_commands_more/`, `glass_break_more/`): `audio_lstm.data.shared_more`.
     """
     root = check_root(root)
-    known = ("speech_commands", "unknown_words", "single_speaker", "noise", "glass_break")
+    known = ("speech_commands", "speech_commands_more", "unknown_words", "single_speaker", "noise", "glass_break")
     if not any((root / name).is_dir() for name in known):
         raise ValueError(f"{root}: not a shared data folder (none of {', '.join(known)} found)")
     corpus = Corpus()
@@ -285,4 +295,6 @@ def read_shared_data(
     for folder in existing("glass_break", "non_event"):
         for path in audio_files(folder):
             add(path, SILENCE, "glass_non_event", "train")
-    return corpus
+    from audio_lstm.data.shared_more import read_more_shared  # built on this module's helpers
+
+    return corpus.merge(read_more_shared(root, validation_percent))

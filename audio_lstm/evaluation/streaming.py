@@ -22,8 +22,8 @@ import numpy as np
 from audio_lstm.augment.signal import NoiseBank
 from audio_lstm.data.readers import Clip
 from audio_lstm.device.detector import Detector
-from audio_lstm.device.labels import KEYWORDS
-from audio_lstm.device.options import NON_EVENT_LABELS, make_detector
+from audio_lstm.device.labels import KEYWORDS, NON_EVENT_LABELS
+from audio_lstm.device.options import make_detector
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.evaluation.event_matching import (
     ClassOutcome,

@@ -22,15 +22,18 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
+from audio_lstm.augment.rooms import measured_impulse_response
 from audio_lstm.augment.signal import NoiseBank
 from audio_lstm.augment.training_streams import StreamConfig, StreamSampler
 from audio_lstm.data.readers import Clip, Corpus
+from audio_lstm.device.audio_io import load_audio
 from audio_lstm.device.features import MfccConfig
 from audio_lstm.device.frame_stack import step_smoothing
 from audio_lstm.device.labels import KEYWORDS, SILENCE, UNKNOWN
 from audio_lstm.evaluation.clip_eval import ClipSet, evaluate_clips
 from audio_lstm.export.onnx_import import load_trained_model
 from audio_lstm.train.distill import TeacherEnsemble, distillation_loss
+from audio_lstm.train.hard_negatives import read_windows, window_bank
 from audio_lstm.train.losses import stream_loss
 from audio_lstm.train.model import KeywordLSTM, ModelConfig, count_parameters, save_checkpoint
 from audio_lstm.train.torch_features import SpecAugmentConfig, TorchMfcc
@@ -66,6 +69,8 @@ class TrainConfig:
     # share of each keyword occurrence's loss taken at its best step (max-pooling loss, audio_lstm.train.losses);
     # 0: cross-entropy on every step of its target window
     max_pool_weight: float = 0.0
+    negative_hours: float = 6.0  # cap on the real negative audio (Corpus.negative_files) held in memory
+    hard_negatives: str = ""  # mined windows (audio_lstm.train.hard_negatives TSV) drawn as negative backgrounds
     stream: StreamConfig = field(default_factory=StreamConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)  # log-mel masking of training streams
 
@@ -160,7 +165,28 @@ def train(
     if not train_clips or not val_clips:
         raise ValueError(f"need train and validation clips, got {len(train_clips)} and {len(val_clips)}")
     noise = NoiseBank(corpus.noise_files)
-    sampler = StreamSampler(train_clips, noise, model_cfg.labels, mfcc_cfg, cfg.stream, seed=cfg.seed)
+    rate = mfcc_cfg.sample_rate
+    negatives = (
+        NoiseBank(corpus.negative_files, cfg.negative_hours * 3600, rate, cfg.seed) if corpus.negative_files else None
+    )
+    hard = window_bank(read_windows(Path(cfg.hard_negatives)), rate) if cfg.hard_negatives else None
+    rooms = [measured_impulse_response(load_audio(path, rate), rate) for path in corpus.rir_files]
+    sampler = StreamSampler(
+        train_clips,
+        noise,
+        model_cfg.labels,
+        mfcc_cfg,
+        cfg.stream,
+        seed=cfg.seed,
+        negatives=negatives,
+        hard_negatives=hard,
+        measured_rirs=rooms,
+    )
+    print(
+        f"backgrounds: {noise.seconds / 3600:.2f} h of noise, "
+        f"{0 if negatives is None else negatives.seconds / 3600:.2f} h of real negatives, "
+        f"{0 if hard is None else len(hard)} mined windows, {len(rooms)} measured rooms"
+    )
     val_set = ClipSet.load(val_clips, mfcc_cfg.sample_rate)
 
     frontend = TorchMfcc(mfcc_cfg).to(device)

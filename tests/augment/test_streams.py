@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from audio_lstm.device.decisions import CLIP_TAIL_SECONDS, pad_clip
-from audio_lstm.device.features import MfccConfig, num_frames
-from audio_lstm.device.labels import LABELS, SILENCE
 
 from audio_lstm.augment.signal import NoiseBank, rms
 from audio_lstm.augment.training_streams import Placement, StreamConfig, StreamSampler
 from audio_lstm.data.readers import Clip
+from audio_lstm.device.decisions import CLIP_TAIL_SECONDS, pad_clip
+from audio_lstm.device.features import MfccConfig, num_frames
+from audio_lstm.device.labels import LABELS, SILENCE
 from audio_lstm.train.targets import IGNORE_INDEX, NOT_KEYWORD_INDEX, frame_targets
 
 RATE = 16000

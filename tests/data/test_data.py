@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from audio_lstm.device.labels import GLASS, LABELS, SILENCE, UNKNOWN
 
 from audio_lstm.data.esc50 import read_esc50
 from audio_lstm.data.readers import (
@@ -23,6 +22,7 @@ from audio_lstm.data.readers import (
     split_for_group,
     unknown_words_excluded,
 )
+from audio_lstm.device.labels import GLASS, LABELS, SILENCE, UNKNOWN
 
 
 def write_audio(path: Path, seconds: float = 0.2, rate: int = 16000, channels: int = 1) -> Path:

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import test_signal
+
 from audio_lstm.device.audio_io import load_audio
 from audio_lstm.device.classify import CLIP_TAIL_SECONDS, main
 from audio_lstm.device.decisions import clip_label
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.runtime import StreamingClassifier
-from conftest import test_signal
 
 
 def run_main(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, list[str]]:

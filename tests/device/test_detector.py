@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from audio_lstm.device.decisions import smooth
 from audio_lstm.device.detector import Detector, Event
 from audio_lstm.device.labels import GLASS, LABELS, SILENCE, UNKNOWN

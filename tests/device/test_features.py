@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from audio_lstm.device.features import MfccConfig, StreamingMfcc, mel_filterbank, mfcc, num_frames
 
 # librosa computes in float64; ours in float32 after the FFT. MFCC values span about +-300,

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import test_signal
+from helpers import rewrite_metadata, run_chunked
+
 from audio_lstm.device.features import MfccConfig, StreamingMfcc, mfcc
 from audio_lstm.device.frame_stack import StackedStreamingMfcc, stack_frames
 from audio_lstm.device.model_file import ModelFileError, build_metadata, parse_metadata
 from audio_lstm.device.runtime import StreamingClassifier
-from conftest import test_signal
-from helpers import rewrite_metadata, run_chunked
 
 torch = pytest.importorskip("torch")
 

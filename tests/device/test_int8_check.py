@@ -6,10 +6,11 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers import rewrite_metadata
+
 from audio_lstm.device import int8_check
 from audio_lstm.device.int8_check import WEIGHTS_KEY, u8s8_saturates, warn_if_signed_int8
 from audio_lstm.device.runtime import StreamingClassifier
-from helpers import rewrite_metadata
 
 EPYC_AVX2 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n"
 XEON_VNNI = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni\n"

@@ -15,9 +15,10 @@ import pytest
 
 sd = pytest.importorskip("sounddevice")
 
+from conftest import test_signal  # noqa: E402
+
 from audio_lstm.device import daemon, listen  # noqa: E402
 from audio_lstm.device.detector import Event  # noqa: E402
-from conftest import test_signal  # noqa: E402
 
 
 class Flags:

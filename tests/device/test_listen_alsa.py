@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soxr
+
 from audio_lstm.device.audio_io import load_audio
 
 ROOT = Path(__file__).resolve().parents[2]

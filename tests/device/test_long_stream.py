@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from audio_lstm.device.audio_io import load_audio
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.model_file import INPUT_C, INPUT_H

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import test_signal
+from helpers import rewrite_metadata, run_chunked
+
 from audio_lstm.device.features import MfccConfig
 from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.runtime import StreamingClassifier
-from conftest import test_signal
-from helpers import rewrite_metadata, run_chunked
 
 onnx = pytest.importorskip("onnx")
 

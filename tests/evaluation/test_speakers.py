@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.labels import LABELS, SILENCE
-
 from audio_lstm.evaluation.event_matching import ReportClock, TrueEvent, measure
 from audio_lstm.evaluation.speakers import (
     SpeakerOutcome,

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from audio_lstm.device.detector import Detector
-from audio_lstm.device.labels import LABELS, SILENCE
-from audio_lstm.device.options import make_detector
-from audio_lstm.device.runtime import StreamingClassifier
 
 from audio_lstm.augment.signal import NoiseBank, db_to_gain, rms
 from audio_lstm.commands.evaluate import glass_figures, main
 from audio_lstm.data.readers import split_for_group
+from audio_lstm.device.detector import Detector
+from audio_lstm.device.labels import LABELS, SILENCE
+from audio_lstm.device.options import make_detector
+from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.evaluation.clip_eval import ClipReport
 from audio_lstm.evaluation.event_matching import (
     ClassOutcome,

@@ -11,13 +11,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from helpers import quantized_weights  # noqa: E402
+
+from audio_lstm.commands.export import main as export_main  # noqa: E402
 from audio_lstm.device.features import MfccConfig  # noqa: E402
 from audio_lstm.device.model_file import ModelFileError, parse_metadata  # noqa: E402
 from audio_lstm.export.onnx_export import export_checkpoint, export_fp32, store_weights_unsigned  # noqa: E402
 from audio_lstm.export.parity import OnnxScorer, check_parity  # noqa: E402
-from helpers import quantized_weights  # noqa: E402
-
-from audio_lstm.commands.export import main as export_main  # noqa: E402
 from audio_lstm.train.model import KeywordLSTM, ModelConfig, load_checkpoint, save_checkpoint  # noqa: E402
 
 
@@ -140,9 +140,10 @@ def test_export_command_refuses_to_overwrite(tmp_path: Path, capsys: pytest.Capt
 
 def test_bundle_installs_only_a_file_that_passed_parity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers import write_corpus
+
     from audio_lstm.commands import export as command
     from audio_lstm.export import parity
-    from helpers import write_corpus
 
     bundled = tmp_path / "bundled.int8.onnx"
     bundled.write_bytes(b"the model users have now")

@@ -10,12 +10,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from helpers import quantized_weights  # noqa: E402
+
 from audio_lstm.device.features import MfccConfig  # noqa: E402
 from audio_lstm.export.onnx_export import export_checkpoint  # noqa: E402
 from audio_lstm.export.onnx_import import load_trained_model  # noqa: E402
 from audio_lstm.export.parity import OnnxScorer  # noqa: E402
-from helpers import quantized_weights  # noqa: E402
-
 from audio_lstm.train.model import KeywordLSTM, ModelConfig  # noqa: E402
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from audio_lstm.device.labels import GLASS
 
 from audio_lstm.data.layouts import detect_layout, open_corpus
+from audio_lstm.device.labels import GLASS
 from audio_lstm.synth import glass as glass_synth
 from audio_lstm.synth.glass import GlassConfig, build_glass_set, glass_break, glass_clip, high_band_fraction, validate
 from audio_lstm.synth.tts import MARKER

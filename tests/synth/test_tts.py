@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from audio_lstm.device.labels import UNKNOWN
 
 from audio_lstm.data.layouts import detect_layout, open_corpus
+from audio_lstm.device.labels import UNKNOWN
 from audio_lstm.synth import tts, voices
 from audio_lstm.synth.voice_base import Engine, Prosody
 

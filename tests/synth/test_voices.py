@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from audio_lstm.device.audio_io import resample
 
+from audio_lstm.device.audio_io import resample
 from audio_lstm.synth import voice_kokoro as voices_kokoro
 from audio_lstm.synth import voices
 from audio_lstm.synth.tts import trim_silence

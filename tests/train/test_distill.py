@@ -12,10 +12,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from audio_lstm.device.features import MfccConfig  # noqa: E402
 from helpers import write_corpus  # noqa: E402
 
 from audio_lstm.commands.train import main as train_main  # noqa: E402
+from audio_lstm.device.features import MfccConfig  # noqa: E402
 from audio_lstm.train.distill import TeacherEnsemble, distillation_loss  # noqa: E402
 from audio_lstm.train.model import KeywordLSTM, ModelConfig, save_checkpoint  # noqa: E402
 

@@ -94,7 +94,6 @@ def test_ema_changes_the_saved_weights_not_the_training(tmp_path: Path) -> None:
 
 def test_stacked_model_with_unknown_onset_trains_exports_and_runs(tmp_path: Path) -> None:
     from audio_lstm.device.runtime import StreamingClassifier
-
     from audio_lstm.train.model import load_checkpoint
 
     data = tmp_path / "data"
@@ -187,7 +186,6 @@ def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(tmp_path: P
 
     # an exported file serves as well: the int8 weights, dequantized, are where fine-tuning starts
     from audio_lstm.export.onnx_export import export_checkpoint
-
     from audio_lstm.train.model import load_checkpoint
 
     _, exported = export_checkpoint(*load_checkpoint(base)[:2], tmp_path / "exported")
