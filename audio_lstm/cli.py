@@ -1,6 +1,6 @@
 """`audio-lstm COMMAND ...`: dispatch to each command's own `main(argv)`.
 
-Commands import lazily, so the device commands (classify, listen) never load torch.
+Commands import lazily, so the device commands (classify, listen, serve) never load torch.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("audio_lstm.export.command", "checkpoint -> streaming fp32 + int8 ONNX (needs the train extra)"),
     "classify": ("audio_lstm.device.classify", "classify audio files: clips, or events in long recordings"),
     "listen": ("audio_lstm.device.listen", "live microphone daemon that prints events"),
+    "serve": ("audio_lstm.device.serve", "Wyoming wake-word server for Home Assistant (needs the wyoming extra)"),
 }
 
 
