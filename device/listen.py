@@ -173,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 2
+    if args.input is None and (args.input_rate or args.input_channels or args.realtime):
+        parser.print_usage(sys.stderr)
+        warn("error: --input-rate, --input-channels and --realtime describe --input; give --input FILE or -")
+        return 2
+    if args.input is not None and args.device is not None:
+        warn(f"--device {args.device} ignored: reading --input {args.input}")
     sd = None
     if args.input is None or args.list_devices:  # files and pipes need no PortAudio
         try:

@@ -15,13 +15,18 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from audio_lstm.device.detector import DEFAULT_REFRACTORY_S
 from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.options import positive_int, refractory_arg, resolve_thresholds, threshold_arg
 from audio_lstm.device.runtime import StreamingClassifier
+
+if TYPE_CHECKING:  # the wyoming package is optional: imported at run time only when present
+    from wyoming.zeroconf import HomeAssistantZeroconf
+
+    from audio_lstm.device.wyoming_handler import WakeService
 
 PROG = "audio-lstm serve"
 DEFAULT_URI = "tcp://0.0.0.0:10400"
@@ -83,24 +88,32 @@ def check_wyoming(zeroconf: bool) -> str | None:
     return None
 
 
-async def announce(uri: str, name: str) -> Any:
-    """Register the server with mDNS as _wyoming._tcp via the wyoming package's helper; None on failure."""
-    from wyoming.zeroconf import HomeAssistantZeroconf
+async def announce(uri: str, name: str) -> HomeAssistantZeroconf | None:
+    """Register the server with mDNS as _wyoming._tcp through the wyoming package's helper.
+
+    Returns the helper (to close it) where the installed wyoming has the class, else None.
+    """
+    from wyoming import zeroconf
 
     parts = urlparse(uri)
     host = None if parts.hostname in ("0.0.0.0", "::", "") else parts.hostname
+    helper = None
     try:
-        service = HomeAssistantZeroconf(name=name, port=parts.port, host=host)
-        await service.register_server()
-    except OSError as error:
-        LOG.warning("zeroconf announcement failed: %s", error)
+        if hasattr(zeroconf, "HomeAssistantZeroconf"):
+            helper = zeroconf.HomeAssistantZeroconf(name=name, port=parts.port, host=host)
+            await helper.register_server()
+        else:  # wyoming releases before the class: a module function
+            await zeroconf.register_server(name=name, port=parts.port, host=host)
+    except Exception as error:  # noqa: BLE001 - no network, a name clash, ...: serve without it
+        LOG.warning("zeroconf announcement failed: %s: %s", type(error).__name__, error)
         return None
-    LOG.info("announced as %s._wyoming._tcp.local. (%s:%s)", name, service.host, parts.port)
-    return service
+    LOG.info("announced as %s._wyoming._tcp.local. on port %s", name, parts.port)
+    return helper
 
 
-async def serve(uri: str, service: Any, zeroconf: str | None = None, stop: asyncio.Event | None = None) -> None:
-    """Serve `service` (a `WakeService`) on `uri` until `stop` is set or SIGINT/SIGTERM arrives."""
+async def serve(uri: str, service: WakeService, zeroconf: str | None = None,
+                stop: asyncio.Event | None = None) -> None:
+    """Serve `service` on `uri` until `stop` is set or SIGINT/SIGTERM arrives."""
     from wyoming.server import AsyncServer
 
     server = AsyncServer.from_uri(uri)

@@ -34,7 +34,8 @@ from audio_lstm.device.wake_stream import WakeStream
 
 LOG = logging.getLogger("audio_lstm.serve")
 PROGRAM = "audio-lstm"
-ATTRIBUTION = Attribution(name="audio-lstm", url="https://pypi.org/project/audio-lstm/")
+PROJECT_URL = ""  # the project has no public home recorded yet; Wyoming requires the field
+ATTRIBUTION = Attribution(name="audio-lstm", url=PROJECT_URL)
 LANGUAGES = ["en"]  # the Speech Commands keywords are English words
 
 

@@ -141,7 +141,8 @@ def test_bad_input_options(tmp_path, capsys) -> None:  # noqa: ANN001
                         (["--input", "-", "--input-rate", "fast"], "--input-rate"),
                         (["--input", "-", "--input-channels", "-2"], "--input-channels"),
                         (["--input", str(tmp_path / "missing.wav")], "missing.wav"),
-                        (["--input", str(tmp_path)], "is a directory")):
+                        (["--input", str(tmp_path)], "is a directory"),
+                        (["--input-rate", "8000"], "--input-rate")):  # without --input
         assert listen.main(argv) == 2, argv
         assert named in capsys.readouterr().err, argv
     not_audio = tmp_path / "notes.txt"

@@ -111,9 +111,14 @@ def chunks(pcm: bytes, frame_bytes: int = WIDTH * CHANNELS) -> Iterator[bytes]:
 
 
 async def connect(port: int) -> AsyncClient:
-    client = AsyncTcpClient("127.0.0.1", port, read_timeout=READ_TIMEOUT_S)
+    client = AsyncTcpClient("127.0.0.1", port)
     await client.connect()
     return client
+
+
+async def read(client: AsyncClient) -> Event | None:
+    """The next event, within READ_TIMEOUT_S (older wyoming clients have no read timeout of their own)."""
+    return await asyncio.wait_for(client.read_event(), READ_TIMEOUT_S)
 
 
 async def finish(client: AsyncClient) -> list[Event]:
@@ -122,7 +127,7 @@ async def finish(client: AsyncClient) -> list[Event]:
     await client.write_event(Describe().event())
     received = []
     while True:
-        event = await client.read_event()
+        event = await read(client)
         assert event is not None, "server closed the connection"
         if Info.is_type(event.type):
             return received
@@ -157,7 +162,7 @@ def test_describe_lists_the_event_labels_with_the_model_version(server) -> None:
     async def session() -> Info:
         client = await connect(server[0])
         await client.write_event(Describe().event())
-        info = Info.from_event(await client.read_event())
+        info = Info.from_event(await read(client))
         await client.disconnect()
         return info
 
@@ -264,7 +269,7 @@ def test_bad_audio_format_is_refused_with_an_error_event(server) -> None:  # noq
         client = await connect(server[0])
         await client.write_event(AudioStart(rate=16000, width=5, channels=1).event())
         events = []
-        while (event := await client.read_event()) is not None:
+        while (event := await read(client)) is not None:
             events.append(event)
         return events
 
@@ -277,10 +282,9 @@ def test_unix_socket_and_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     proc, log = start_server(tmp_path, f"unix://{socket_path}", "--threshold", "stop=0.5", "--refractory-s", "2")
 
     async def session() -> Info:
-        client = AsyncClient.from_uri(f"unix://{socket_path}", read_timeout=READ_TIMEOUT_S)
-        async with client:
+        async with AsyncClient.from_uri(f"unix://{socket_path}") as client:
             await client.write_event(Describe().event())
-            return Info.from_event(await client.read_event())
+            return Info.from_event(await read(client))
 
     try:
         assert len(asyncio.run(session()).wake[0].models) == len(EVENT_LABELS)
