@@ -13,7 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("audio_lstm.evaluate", "clip accuracy of a checkpoint or ONNX model on a data folder"),
     "export": ("audio_lstm.export.command", "checkpoint -> streaming fp32 + int8 ONNX (needs the train extra)"),
     "classify": ("audio_lstm.device.classify", "classify audio files: clips, or events in long recordings"),
-    "listen": ("audio_lstm.device.listen", "live microphone daemon that prints events"),
+    "listen": ("audio_lstm.device.listen", "live microphone daemon that prints events (--input: a file or a pipe)"),
     "serve": ("audio_lstm.device.serve", "Wyoming wake-word server for Home Assistant (needs the wyoming extra)"),
 }
 
