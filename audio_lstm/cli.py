@@ -1,6 +1,6 @@
 """`audio-lstm COMMAND ...`: dispatch to each command's own `main(argv)`.
 
-Commands import lazily, so the device commands (classify, listen) never load torch.
+Commands import lazily, so the device commands (classify, listen, serve) never load torch.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("audio_lstm.commands.evaluate", "clip accuracy of a checkpoint or ONNX model on a data folder"),
     "export": ("audio_lstm.commands.export", "checkpoint -> streaming fp32 + int8 ONNX (needs the train extra)"),
     "classify": ("audio_lstm.device.classify", "classify audio files: clips, or events in long recordings"),
-    "listen": ("audio_lstm.device.listen", "live microphone daemon that prints events"),
+    "listen": ("audio_lstm.device.listen", "live microphone daemon that prints events (--input: a file or a pipe)"),
+    "serve": ("audio_lstm.device.serve", "Wyoming wake-word server for Home Assistant (needs the wyoming extra)"),
     "mine": ("audio_lstm.commands.mine", "windows of real negative audio where a model nearly fires (hard negatives)"),
 }
 

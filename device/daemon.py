@@ -14,9 +14,11 @@ import os
 import queue
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -53,6 +55,30 @@ class CaptureQueue:
 
     def counts(self) -> tuple[int, int]:
         return self.overflows, self.dropped
+
+
+class StopSignals:
+    """SIGINT/SIGTERM set `stopping` (a plain flag: safe inside a handler) between `install` and `restore`.
+
+    Only the main thread may install handlers; elsewhere both calls do nothing.
+    """
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self._previous: dict[int, Any] = {}
+
+    def request_stop(self, *_: Any) -> None:
+        self.stopping = True
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self.request_stop)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
 
 
 class CommandRunner:
@@ -159,13 +185,17 @@ class Worker(threading.Thread):
         """Called from the main thread when a stream opens (blocks only while the queue is full)."""
         self.capture.queue.put(_Restart(rate))
 
-    def finish(self, timeout: float = 1.0) -> None:
-        """Ask the worker to drain the queue, flush open events and stop; wait up to `timeout`."""
+    def finish(self, timeout: float | None = 1.0) -> None:
+        """Ask the worker to drain the queue, flush open events and stop; wait up to `timeout`
+        (None: until all queued audio is processed, as at the end of a file)."""
         if self.is_alive():
-            try:
-                self.capture.queue.put(_STOP, timeout=timeout / 2)
-            except queue.Full:
-                pass
+            deadline = None if timeout is None else time.monotonic() + timeout / 2
+            while self.is_alive() and (deadline is None or time.monotonic() < deadline):
+                try:
+                    self.capture.queue.put(_STOP, timeout=0.1)
+                    break
+                except queue.Full:
+                    pass
             self.join(timeout)
 
     def run(self) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 from audio_lstm.device.labels import EVENT_LABELS
 
 RELEASE_RATIO = 0.8  # an open event ends when its smoothed score falls below threshold * RELEASE_RATIO
+DEFAULT_REFRACTORY_S = 1.0  # after an event ends, its label cannot fire again for this long
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Detector:
         thresholds: dict[str, float],
         frame_seconds: float,
         smoothing_frames: int = 5,
-        refractory_s: float = 1.0,
+        refractory_s: float = DEFAULT_REFRACTORY_S,
         event_labels: Iterable[str] = EVENT_LABELS,
     ) -> None:
         self.labels = tuple(labels)

@@ -1,5 +1,8 @@
 """`audio-lstm listen`: live microphone daemon printing one JSON line per detected event.
 
+`--input FILE` or `--input -` (stdin) feeds a file or a pipe through the same worker, detector and
+event sink instead (`audio_lstm.device.audio_sources`) and exits at the end of the input.
+
 Captures mono float32 at the input device's default rate (16 kHz when unknown), resamples to the
 model rate in a worker thread and runs the same classifier + detector as `audio-lstm classify`.
 Stops cleanly on SIGINT/SIGTERM; a failing or vanished device is retried with exponential back-off.
@@ -8,15 +11,14 @@ Stops cleanly on SIGINT/SIGTERM; a failing or vanished device is retried with ex
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from audio_lstm.device.daemon import PROG, CaptureQueue, CommandRunner, EventSink, Worker, warn
+from audio_lstm.device.audio_sources import RAW_CHANNELS, RAW_RATE, InputError, open_input, play
+from audio_lstm.device.daemon import PROG, CaptureQueue, CommandRunner, EventSink, StopSignals, Worker, warn
 from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.options import make_detector, positive_int, resolve_thresholds, threshold_arg
 from audio_lstm.device.runtime import StreamingClassifier
@@ -46,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exec", dest="command", metavar="CMD", help="run CMD (no shell) for each event, with "
                         "AUDIO_LSTM_LABEL, AUDIO_LSTM_SCORE, AUDIO_LSTM_START_S, AUDIO_LSTM_END_S set")
     parser.add_argument("--chunk-ms", type=positive_int, default=80, help="capture block length (default 80 ms)")
+    parser.add_argument("--input", metavar="FILE|-", help="instead of a microphone, read a file (any format soundfile "
+                        "reads) or, with -, stdin: raw 16-bit little-endian PCM or a WAV stream; exits at its end")
+    parser.add_argument("--input-rate", type=positive_int, metavar="HZ",
+                        help=f"sample rate of raw PCM on stdin (default {RAW_RATE})")
+    parser.add_argument("--input-channels", type=positive_int, metavar="N",
+                        help=f"channels of raw PCM on stdin, interleaved (default {RAW_CHANNELS})")
+    parser.add_argument("--realtime", action="store_true",
+                        help="with --input: play at real-time speed (default: as fast as possible)")
     return parser
 
 
@@ -87,15 +97,19 @@ class Daemon:
                  chunk_ms: int) -> None:
         self.sd, self.worker, self.capture = sd, worker, capture
         self.device, self.chunk_ms = device, chunk_ms
-        self.stopping = False  # set by signal handlers (a plain flag: safe inside a handler)
+        self.signals = StopSignals()
         self._reported = (0, 0)
         self._next_report = time.monotonic() + REPORT_EVERY_S
 
+    @property
+    def stopping(self) -> bool:
+        return self.signals.stopping
+
     def request_stop(self, *_: Any) -> None:
-        self.stopping = True
+        self.signals.request_stop()
 
     def run(self) -> int:
-        previous = self._install_signals()
+        self.signals.install()
         self.worker.start()
         delay = BACKOFF_START_S
         try:
@@ -113,7 +127,7 @@ class Daemon:
                     delay = min(delay * 2, BACKOFF_MAX_S)
         finally:
             self.worker.finish()
-            self._restore_signals(previous)
+            self.signals.restore()
             overflows, dropped = self.capture.counts()
             warn(f"stopped after {self.worker.seconds:.1f} s of audio; {overflows} input overflows, "
                  f"{dropped} dropped chunks")
@@ -151,19 +165,6 @@ class Daemon:
         while not self.stopping and time.monotonic() < deadline:
             time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
 
-    def _install_signals(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        previous = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, self.request_stop)
-        return previous
-
-    @staticmethod
-    def _restore_signals(previous: dict[int, Any]) -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `audio-lstm listen`. 0: stopped by a signal; 1: processing failed; 2: usage."""
@@ -172,19 +173,29 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 2
-    try:
-        import sounddevice as sd
-    except OSError as error:  # the PortAudio shared library is missing
-        warn(f"cannot load PortAudio ({error}); install it, e.g. `apt-get install libportaudio2`")
+    if args.input is None and (args.input_rate or args.input_channels or args.realtime):
+        parser.print_usage(sys.stderr)
+        warn("error: --input-rate, --input-channels and --realtime describe --input; give --input FILE or -")
         return 2
+    if args.input is not None and args.device is not None:
+        warn(f"--device {args.device} ignored: reading --input {args.input}")
+    sd = None
+    if args.input is None or args.list_devices:  # files and pipes need no PortAudio
+        try:
+            import sounddevice as sd
+        except OSError as error:  # the PortAudio shared library is missing
+            warn(f"cannot load PortAudio ({error}); install it, e.g. `apt-get install libportaudio2`")
+            return 2
     if args.list_devices:
         return list_devices(sd)
     try:
+        source = None if args.input is None else open_input(args.input, args.input_rate, args.input_channels,
+                                                             args.chunk_ms)
         classifier = StreamingClassifier(args.model, threads=args.threads)
         thresholds = resolve_thresholds(classifier.labels, classifier.info.thresholds, args.threshold)
         runner = CommandRunner(args.command) if args.command else None
         sink = EventSink(sys.stdout, args.events_file, runner)
-    except ModelFileError as error:
+    except (ModelFileError, InputError) as error:
         warn(str(error))
         return 2
     except (ValueError, OSError) as error:
@@ -194,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     capture = CaptureQueue(max(4, int(QUEUE_SECONDS * 1000 / args.chunk_ms)))
     worker = Worker(capture, classifier, make_detector(classifier, thresholds), sink)
     try:
+        if source is not None:
+            return play(source, worker, capture, args.realtime)
         return Daemon(sd, worker, capture, parse_device(args.device), args.chunk_ms).run()
     finally:
         sink.close()

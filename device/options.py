@@ -9,7 +9,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-from audio_lstm.device.detector import Detector
+from audio_lstm.device.detector import DEFAULT_REFRACTORY_S, Detector
 from audio_lstm.device.labels import NON_EVENT_LABELS
 from audio_lstm.device.runtime import StreamingClassifier
 
@@ -58,14 +58,26 @@ def resolve_thresholds(labels: tuple[str, ...], defaults: dict[str, float],
     return thresholds
 
 
-def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float]) -> Detector:
-    """The detector for a model: every label except unknown/silence may fire, at its threshold."""
+def event_labels(labels: tuple[str, ...]) -> tuple[str, ...]:
+    """The labels of a model that may be reported as events: all but unknown speech and silence."""
+    return tuple(label for label in labels if label not in NON_EVENT_LABELS)
+
+
+def refractory_arg(text: str) -> float:
+    """argparse type for a refractory period in seconds (a number >= 0)."""
+    return number_in(text, lambda number: 0.0 <= number < math.inf, "seconds >= 0")
+
+
+def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float],
+                  refractory_s: float = DEFAULT_REFRACTORY_S) -> Detector:
+    """The detector for a model: every event label (`event_labels`) may fire, at its threshold."""
     return Detector(
         classifier.labels,
         thresholds,
         classifier.frame_seconds,
         smoothing_frames=classifier.smoothing_frames,
-        event_labels=[label for label in classifier.labels if label not in NON_EVENT_LABELS],
+        refractory_s=refractory_s,
+        event_labels=event_labels(classifier.labels),
     )
 
 

@@ -125,7 +125,10 @@ class StreamingClassifier:
         info = parse_metadata(dict(session.get_modelmeta().custom_metadata_map), path)
         _check_graph(session, info, path)
         warn_if_signed_int8(path, info.precision, info.extra)
+        self._setup(path, info, session, frames_per_call)
 
+    def _setup(self, path: Path, info: ModelInfo, session: ort.InferenceSession, frames_per_call: int | None) -> None:
+        """Everything but the session: metadata, front end, buffers, bindings and a zero state."""
         self.path = path
         self.info: ModelInfo = info
         self.labels: tuple[str, ...] = info.labels
@@ -154,6 +157,17 @@ class StreamingClassifier:
         self._group_scores = np.zeros((1, self.frames_per_call, self.num_classes), dtype=np.float32)
         self._bindings = [self._bind(slot) for slot in (0, 1)] if self.frames_per_call else []
         self.reset()
+
+    def fork(self) -> StreamingClassifier:
+        """Another classifier on the same onnxruntime session (nothing is loaded again), at a fresh state.
+
+        A fork has its own front end, buffers, I/O bindings and LSTM state, so forks may process
+        different streams, also from different threads at once (onnxruntime sessions allow
+        concurrent runs). The fork keeps this classifier's `frames_per_call`.
+        """
+        twin = object.__new__(type(self))
+        twin._setup(self.path, self.info, self._session, self.frames_per_call)
+        return twin
 
     def _bind(self, slot: int) -> ort.IOBinding:
         """I/O binding of one full group: features and state `slot` in, scores and the other slot out."""
