@@ -22,7 +22,7 @@ import soxr
 
 from audio_lstm.device import classify, listen
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "stream_demo.flac"
 EXACT_S = 0.0011  # same audio, same model: times equal to the ms
 RESAMPLED_S = 0.1  # through 48 kHz and back

@@ -38,7 +38,7 @@ from audio_lstm.device import classify, serve  # noqa: E402
 from audio_lstm.device.labels import EVENT_LABELS  # noqa: E402
 from audio_lstm.device.pcm import PcmDecoder  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "stream_demo.flac"
 RATE, WIDTH, CHANNELS = 48000, 2, 2  # what the client sends
 ODD_FRAMES = (331, 1999, 4801, 17, 977, 2503)  # chunk lengths in frames, cycled
