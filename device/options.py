@@ -9,7 +9,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-from audio_lstm.device.detector import Detector
+from audio_lstm.device.detector import PEAK, REPORT_MODES, Detector
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.device.labels import SILENCE, UNKNOWN
 
@@ -60,15 +60,25 @@ def resolve_thresholds(labels: tuple[str, ...], defaults: dict[str, float],
     return thresholds
 
 
-def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float]) -> Detector:
-    """The detector for a model: every label except unknown/silence may fire, at its threshold."""
+def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float], report: str = PEAK) -> Detector:
+    """The detector for a model: every label except unknown/silence may fire, at its threshold;
+    events are returned as `report` says (one of `REPORT_MODES`; see `audio_lstm.device.detector`)."""
     return Detector(
         classifier.labels,
         thresholds,
         classifier.frame_seconds,
         smoothing_frames=classifier.smoothing_frames,
         event_labels=[label for label in classifier.labels if label not in NON_EVENT_LABELS],
+        report=report,
     )
+
+
+def add_report_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--report crossing|peak``: when the detector returns an event (`listen`: crossing, `classify`: peak)."""
+    parser.add_argument("--report", choices=REPORT_MODES, default=default,
+                        help=f"return each event when its score crosses the threshold (crossing: sooner; end_s = "
+                             f"start_s and score = the score at the crossing) or when it ends (peak: end_s and the "
+                             f"peak score known); default {default}")
 
 
 def positive_int(text: str) -> int:
