@@ -20,11 +20,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # sounddevice needs the PortAudio shared library (Debian/Raspberry Pi OS: libportaudio2);
-# espeak-ng speaks the generated training words (python -m audio_lstm.synth.tts).
+# espeak-ng speaks the generated training words (audio-lstm tts); the MQTT tests start a
+# real mosquitto broker (in /usr/sbin, which a non-root PATH may lack).
 system-deps:
-	@if ! ldconfig -p 2>/dev/null | grep -q libportaudio || ! command -v espeak-ng >/dev/null; then \
+	@if ! ldconfig -p 2>/dev/null | grep -q libportaudio || ! command -v espeak-ng >/dev/null \
+		|| ! { command -v mosquitto || test -x /usr/sbin/mosquitto; } >/dev/null; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libportaudio2 espeak-ng; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libportaudio2 espeak-ng mosquitto; \
 	fi
 
 # Optional extra voices for `python -m audio_lstm.synth.tts` (not part of system-deps: CI time). flite and

@@ -49,11 +49,12 @@ class OursPipeline:
             import sounddevice  # noqa: F401 - listen imports it when it opens the microphone
         except OSError:  # no PortAudio library here: RSS then lacks its ~3 MB
             pass
+        from audio_lstm.device.listen import DEFAULT_REPORT
         from audio_lstm.device.options import make_detector
         from audio_lstm.device.runtime import StreamingClassifier
 
         self.classifier = StreamingClassifier(path, threads=1, frames_per_call=frames_per_call)
-        self.detector = make_detector(self.classifier, self.classifier.info.thresholds)
+        self.detector = make_detector(self.classifier, self.classifier.info.thresholds, report=DEFAULT_REPORT)
         self.files = [self.classifier.path]
         group = "" if frames_per_call is None else f", groups of {frames_per_call}"
         self.name = f"ours {self.classifier.info.precision} ({self.classifier.path.name}{group})"

@@ -22,9 +22,16 @@ from audio_lstm.device.audio_io import AudioFileError, audio_info, find_audio_fi
 
 # One definition of the clip tail, shared with training-time validation (0.3 s of zeros).
 from audio_lstm.device.decisions import CLIP_TAIL_SECONDS, clip_label, pad_clip
-from audio_lstm.device.detector import Detector
+from audio_lstm.device.detector import PEAK, Detector
 from audio_lstm.device.model_file import ModelFileError
-from audio_lstm.device.options import NON_EVENT_LABELS, make_detector, positive_int, resolve_thresholds, threshold_arg
+from audio_lstm.device.options import (
+    NON_EVENT_LABELS,
+    add_report_argument,
+    make_detector,
+    positive_int,
+    resolve_thresholds,
+    threshold_arg,
+)
 from audio_lstm.device.runtime import StreamingClassifier
 
 __all__ = ["CLIP_TAIL_SECONDS", "NON_EVENT_LABELS", "main", "make_detector", "resolve_thresholds", "threshold_arg"]
@@ -128,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=threshold_arg, action="append", default=[], metavar="LABEL=VALUE",
                         help="detection threshold of a label, overriding the model's (repeatable)")
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
+    add_report_argument(parser, PEAK)
     return parser
 
 
@@ -175,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     fmt = args.format or ("table" if _isatty(out) else "jsonl")
     widths = {"file": max((len(str(f)) for f in files), default=0), "label": max(map(len, classifier.labels))}
     writer = RecordWriter(fmt, CLIP_FIELDS if args.clip else EVENT_FIELDS, out, widths)
-    detector = None if args.clip else make_detector(classifier, thresholds)
+    detector = None if args.clip else make_detector(classifier, thresholds, report=args.report)
     progress = _isatty(sys.stderr)
     failed = bool(problems)
     try:

@@ -19,8 +19,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 import soxr
@@ -124,14 +125,28 @@ class CommandRunner:
         self.reap()
 
 
-class EventSink:
-    """Each event as one JSON line on stdout (flushed), appended to the events file, and --exec."""
+class Publisher(Protocol):
+    """Another destination of events (e.g. `audio_lstm.device.mqtt_events.MqttEventPublisher`)."""
 
-    def __init__(self, out: TextIO, events_file: Path | None = None, runner: CommandRunner | None = None) -> None:
+    def publish(self, event: Event) -> None: ...
+
+    def close(self) -> None: ...
+
+    def summary(self) -> str: ...
+
+
+class EventSink:
+    """Each event as one JSON line on stdout (flushed), appended to the events file, --exec, and
+    handed to each publisher."""
+
+    def __init__(self, out: TextIO, events_file: Path | None = None, runner: CommandRunner | None = None,
+                 publishers: Sequence[Publisher] = ()) -> None:
         self.out = out
         self.runner = runner
+        self.publishers = tuple(publishers)
         self.file = open(events_file, "a", encoding="utf-8") if events_file else None  # noqa: SIM115
         self.count = 0
+        self.closed = False
 
     def emit(self, event: Event) -> None:
         record = {"time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"), **event.to_dict()}
@@ -142,13 +157,25 @@ class EventSink:
             self.file.flush()
         if self.runner is not None:
             self.runner.run(event)
+        for publisher in self.publishers:
+            publisher.publish(event)
         self.count += 1
 
     def close(self) -> None:
+        """Close every output (once; later calls do nothing)."""
+        if self.closed:
+            return
+        self.closed = True
         if self.runner is not None:
             self.runner.close()
+        for publisher in self.publishers:
+            publisher.close()
         if self.file is not None:
             self.file.close()
+
+    def summary(self) -> str:
+        """For the daemon's exit line: events emitted, and each publisher's own summary."""
+        return "; ".join([f"{self.count} events", *(publisher.summary() for publisher in self.publishers)])
 
 
 class _Restart:

@@ -4,8 +4,11 @@
 event sink instead (`audio_lstm.device.audio_sources`) and exits at the end of the input.
 
 Captures mono float32 at the input device's default rate (16 kHz when unknown), resamples to the
-model rate in a worker thread and runs the same classifier + detector as `audio-lstm classify`.
-Stops cleanly on SIGINT/SIGTERM; a failing or vanished device is retried with exponential back-off.
+model rate in a worker thread and runs the same classifier + detector as `audio-lstm classify`,
+returning each event when its score crosses the threshold (`--report crossing`, the default; see
+`audio_lstm.device.detector`). Events go to stdout, `--events-file`, `--exec` and `--mqtt`
+(`audio_lstm.device.mqtt_events`). Stops cleanly on SIGINT/SIGTERM; a failing or vanished device
+is retried with exponential back-off.
 """
 
 from __future__ import annotations
@@ -19,8 +22,17 @@ from typing import Any
 
 from audio_lstm.device.audio_sources import RAW_CHANNELS, RAW_RATE, InputError, open_input, play
 from audio_lstm.device.daemon import PROG, CaptureQueue, CommandRunner, EventSink, StopSignals, Worker, warn
+from audio_lstm.device.detector import CROSSING
 from audio_lstm.device.model_file import ModelFileError
-from audio_lstm.device.options import make_detector, positive_int, resolve_thresholds, threshold_arg
+from audio_lstm.device.mqtt_events import MqttUnavailable, add_mqtt_arguments, publisher_from_args
+from audio_lstm.device.options import (
+    add_report_argument,
+    event_labels,
+    make_detector,
+    positive_int,
+    resolve_thresholds,
+    threshold_arg,
+)
 from audio_lstm.device.runtime import StreamingClassifier
 
 FALLBACK_RATE = 16000  # capture rate when the device does not say
@@ -29,6 +41,7 @@ BACKOFF_RESET_S = 60.0  # a stream that ran this long resets the back-off
 QUEUE_SECONDS = 5.0  # audio the capture queue holds before dropping chunks
 REPORT_EVERY_S = 60.0  # period of the overflow report on stderr (only when counts changed)
 POLL_S = 0.1  # main-thread reaction time to signals and stream failures
+DEFAULT_REPORT = CROSSING  # events are returned when their score crosses the threshold (--report)
 
 
 class DeviceLost(RuntimeError):
@@ -56,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"channels of raw PCM on stdin, interleaved (default {RAW_CHANNELS})")
     parser.add_argument("--realtime", action="store_true",
                         help="with --input: play at real-time speed (default: as fast as possible)")
+    add_report_argument(parser, DEFAULT_REPORT)
+    add_mqtt_arguments(parser)
     return parser
 
 
@@ -128,9 +143,10 @@ class Daemon:
         finally:
             self.worker.finish()
             self.signals.restore()
+            self.worker.sink.close()  # publishers flush what they still hold: their counts are final
             overflows, dropped = self.capture.counts()
             warn(f"stopped after {self.worker.seconds:.1f} s of audio; {overflows} input overflows, "
-                 f"{dropped} dropped chunks")
+                 f"{dropped} dropped chunks; {self.worker.sink.summary()}")
         if self.worker.error is not None:
             warn(f"processing failed: {type(self.worker.error).__name__}: {self.worker.error}")
             return 1
@@ -188,22 +204,26 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.list_devices:
         return list_devices(sd)
+    publisher = None
     try:
         source = None if args.input is None else open_input(args.input, args.input_rate, args.input_channels,
                                                              args.chunk_ms)
         classifier = StreamingClassifier(args.model, threads=args.threads)
         thresholds = resolve_thresholds(classifier.labels, classifier.info.thresholds, args.threshold)
         runner = CommandRunner(args.command) if args.command else None
-        sink = EventSink(sys.stdout, args.events_file, runner)
-    except (ModelFileError, InputError) as error:
+        publisher = publisher_from_args(args, list(event_labels(classifier.labels)), classifier.info.model_version, warn)
+        sink = EventSink(sys.stdout, args.events_file, runner, [publisher] if publisher else [])
+    except (ModelFileError, InputError, MqttUnavailable) as error:
         warn(str(error))
         return 2
     except (ValueError, OSError) as error:
+        if publisher is not None:
+            publisher.close(timeout=0)
         parser.print_usage(sys.stderr)
         warn(f"error: {error}")
         return 2
     capture = CaptureQueue(max(4, int(QUEUE_SECONDS * 1000 / args.chunk_ms)))
-    worker = Worker(capture, classifier, make_detector(classifier, thresholds), sink)
+    worker = Worker(capture, classifier, make_detector(classifier, thresholds, report=args.report), sink)
     try:
         if source is not None:
             return play(source, worker, capture, args.realtime)

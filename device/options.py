@@ -9,7 +9,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-from audio_lstm.device.detector import DEFAULT_REFRACTORY_S, Detector
+from audio_lstm.device.detector import DEFAULT_REFRACTORY_S, PEAK, REPORT_MODES, Detector
 from audio_lstm.device.labels import NON_EVENT_LABELS
 from audio_lstm.device.runtime import StreamingClassifier
 
@@ -68,9 +68,10 @@ def refractory_arg(text: str) -> float:
     return number_in(text, lambda number: 0.0 <= number < math.inf, "seconds >= 0")
 
 
-def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float],
-                  refractory_s: float = DEFAULT_REFRACTORY_S) -> Detector:
-    """The detector for a model: every event label (`event_labels`) may fire, at its threshold."""
+def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float], *,
+                  refractory_s: float = DEFAULT_REFRACTORY_S, report: str = PEAK) -> Detector:
+    """The detector for a model: every event label (`event_labels`) may fire, at its threshold;
+    events are returned as `report` says (one of `REPORT_MODES`; see `audio_lstm.device.detector`)."""
     return Detector(
         classifier.labels,
         thresholds,
@@ -78,7 +79,16 @@ def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float],
         smoothing_frames=classifier.smoothing_frames,
         refractory_s=refractory_s,
         event_labels=event_labels(classifier.labels),
+        report=report,
     )
+
+
+def add_report_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--report crossing|peak``: when the detector returns an event (`listen`: crossing, `classify`: peak)."""
+    parser.add_argument("--report", choices=REPORT_MODES, default=default,
+                        help=f"return each event when its score crosses the threshold (crossing: sooner; end_s = "
+                             f"start_s and score = the score at the crossing) or when it ends (peak: end_s and the "
+                             f"peak score known); default {default}")
 
 
 def positive_int(text: str) -> int:

@@ -20,7 +20,14 @@ from urllib.parse import urlparse
 
 from audio_lstm.device.detector import DEFAULT_REFRACTORY_S
 from audio_lstm.device.model_file import ModelFileError
-from audio_lstm.device.options import positive_int, refractory_arg, resolve_thresholds, threshold_arg
+from audio_lstm.device.detector import CROSSING
+from audio_lstm.device.options import (
+    add_report_argument,
+    positive_int,
+    refractory_arg,
+    resolve_thresholds,
+    threshold_arg,
+)
 from audio_lstm.device.runtime import StreamingClassifier
 
 if TYPE_CHECKING:  # the wyoming package is optional: imported at run time only when present
@@ -48,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="detection threshold of a label, overriding the model's (repeatable)")
     parser.add_argument("--refractory-s", type=refractory_arg, default=DEFAULT_REFRACTORY_S, metavar="SECONDS",
                         help=f"after an event, its label stays quiet this long (default {DEFAULT_REFRACTORY_S:g})")
+    add_report_argument(parser, CROSSING)
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads per call (default 1)")
     parser.add_argument("--zeroconf", nargs="?", const="audio-lstm", metavar="NAME",
                         help="announce the server as _wyoming._tcp NAME (default name audio-lstm) for "
@@ -161,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         classifier = StreamingClassifier(args.model, threads=args.threads)
         thresholds = resolve_thresholds(classifier.labels, classifier.info.thresholds, args.threshold)
-        service = WakeService(classifier, thresholds, args.refractory_s)
+        service = WakeService(classifier, thresholds, args.refractory_s, args.report)
     except ModelFileError as error:
         warn(str(error))
         return 2

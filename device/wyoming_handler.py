@@ -28,6 +28,7 @@ from wyoming.wake import Detect, Detection, NotDetected
 
 from audio_lstm.device.detector import Event
 from audio_lstm.device.labels import GLASS, KEYWORDS
+from audio_lstm.device.detector import CROSSING
 from audio_lstm.device.options import event_labels, make_detector
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.device.wake_stream import WakeStream
@@ -72,15 +73,17 @@ def build_info(classifier: StreamingClassifier) -> Info:
 class WakeService:
     """What all connections share: one model (one onnxruntime session), thresholds, the `info` answer."""
 
-    def __init__(self, classifier: StreamingClassifier, thresholds: dict[str, float], refractory_s: float) -> None:
+    def __init__(self, classifier: StreamingClassifier, thresholds: dict[str, float], refractory_s: float,
+                 report: str = CROSSING) -> None:
         self.classifier, self.thresholds, self.refractory_s = classifier, thresholds, refractory_s
+        self.report = report
         self.labels = event_labels(classifier.labels)
         self.info_event = build_info(classifier).event()
 
     def new_stream(self) -> WakeStream:
         """Fresh per-connection state on the shared session."""
         classifier = self.classifier.fork()
-        return WakeStream(classifier, make_detector(classifier, self.thresholds, self.refractory_s))
+        return WakeStream(classifier, make_detector(classifier, self.thresholds, refractory_s=self.refractory_s, report=self.report))
 
     def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> WakeHandler:
         """The `wyoming` server's handler factory."""

@@ -6,6 +6,8 @@ runtime exactly as `classify --clip` scores a file).
 With --streaming (ONNX models only): false rejects per keyword, false accepts per hour, detection
 delay and DET curves on seeded long streams built from the split (see audio_lstm.evaluation.streaming),
 with per-class thresholds chosen for --target-fa-per-hour; --write-thresholds stores them in MODEL.
+--report names the detector's report modes whose delays are measured (default both: `listen`
+returns events at the threshold crossing, `classify` when they end; the detections are the same).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from audio_lstm.data.layouts import LAYOUTS
 from audio_lstm.data.negatives_cache import default_negatives_dir, read_negatives
 from audio_lstm.data.readers import Corpus
+from audio_lstm.device.detector import REPORT_MODES
 from audio_lstm.device.frame_stack import step_smoothing
 from audio_lstm.device.labels import GLASS, KEYWORDS, LABELS, NON_EVENT_LABELS, SILENCE
 from audio_lstm.device.options import number_in
@@ -45,6 +48,7 @@ from audio_lstm.evaluation.streaming import StreamingResult, evaluate_streaming
 
 PROG = "audio-lstm evaluate"
 CHOOSE_ON = ("every", "negatives", "real-negatives")  # --choose-on: which false accepts the written thresholds count
+BOTH_REPORTS = "both"  # --report: measure the delays of every report mode
 
 
 def torch_scorer(path: Path) -> tuple[BatchScorer, tuple[str, ...], int, int]:
@@ -146,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="negatives cache whose validation split is also measured "
                              "(default: the cache of `audio-lstm data negatives`, when it exists)")
     stream.add_argument("--no-negatives", action="store_true", help="skip the real negatives")
+    stream.add_argument("--report", choices=(BOTH_REPORTS, *REPORT_MODES), default=BOTH_REPORTS,
+                        help="the detector's report mode(s) whose delays are measured: crossing (listen's "
+                             "default: at the threshold crossing), peak (classify's: when the event ends) or "
+                             "both (default); false rejects and accepts are the same in both")
     return parser
 
 
@@ -207,7 +215,8 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
         return 2
     cfg = StreamingEvalConfig(hours=args.hours, seed=args.seed, target_fa_per_hour=args.target_fa_per_hour)
     try:
-        result = evaluate_streaming(classifier, clips, background_paths(corpus, split), cfg)
+        reports = REPORT_MODES if args.report == BOTH_REPORTS else (args.report,)
+        result = evaluate_streaming(classifier, clips, background_paths(corpus, split), cfg, reports)
     except ValueError as error:  # unreadable audio, no background
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2

@@ -16,6 +16,11 @@ goes off in a room where nobody says a keyword (the issue's "real ambience plus 
 counted per hour of the stream outside every event word (`negative_hours`). The rest, raised while
 another keyword or glass was playing, are **substitutions**: an error too, but one a user meets
 only while talking to the device.
+
+Delays, per hit: when `listen` would return the event minus the word's end, for both of the
+detector's report modes. Matching always uses the peak-mode events (their spans); a crossing-mode
+replay at the same thresholds must find the same events (same labels, same start frames: it is
+checked), returned on their crossing frames instead of their last ones.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from audio_lstm.device.detector import Detector, Event
+from audio_lstm.device.detector import CROSSING, PEAK, Detector, Event
 from audio_lstm.device.labels import SILENCE, UNKNOWN
 
 BACKGROUND_CAUSE = "background"  # a false accept that overlaps no true event of any label
@@ -52,9 +57,10 @@ class TrueEvent:
 
 @dataclass(frozen=True)
 class ReportClock:
-    """When `listen` returns an event: the detector sees the frame where the event ends once the
-    model has scored it, i.e. once its int8 group of `frames_per_call` frames is complete and the
-    capture chunk holding the group's last sample has arrived."""
+    """When `listen` returns an event: the detector sees the frame that decides it (where the event
+    ends in peak mode, its threshold crossing in crossing mode) once the model has scored it, i.e.
+    once its int8 group of `frames_per_call` frames is complete and the capture chunk holding the
+    group's last sample has arrived."""
 
     sample_rate: int  # Hz
     hop_length: int  # samples per model step (frame_stack hops)
@@ -65,7 +71,8 @@ class ReportClock:
     stream_seconds: float  # events still open at the end are returned at the end
 
     def end_frame(self, event: Event) -> int:
-        """Index of the frame at which the detector closed `event` (inverts the detector's timing)."""
+        """Index of the frame at which the detector returned `event` (inverts the detector's timing:
+        ``end_s`` is that frame's time in both modes; crossing events have ``end_s == start_s``)."""
         delay = (self.smoothing_frames - 1) / 2.0
         return int(round(event.end_s * self.sample_rate / self.hop_length + delay))
 
@@ -89,10 +96,11 @@ class ClassOutcome:
     hits: int
     false_accepts: int
     hours: float  # audio measured
-    delays_s: tuple[float, ...] = ()  # per hit: return time minus word end
+    delays_s: tuple[float, ...] = ()  # per hit: return time minus word end, peak mode (returned when it ends)
     false_accept_causes: tuple[tuple[str, int], ...] = ()  # (what was playing, false accepts), most first
     missed: tuple[str, ...] = ()  # per false reject: its true event's source clip
     false_accept_sources: tuple[tuple[str, int], ...] = ()  # (clip playing, or background; false accepts), most first
+    crossing_delays_s: tuple[float, ...] = ()  # per hit, crossing mode (returned at the crossing); () if not measured
 
     @property
     def false_rejects(self) -> int:
@@ -121,12 +129,20 @@ class ClassOutcome:
         """False accepts while another event label's word was playing."""
         return self.false_accepts - self.negative_false_accepts
 
-    def delay_percentile(self, percent: float) -> float | None:
-        return float(np.percentile(self.delays_s, percent)) if self.delays_s else None
+    def delays(self, report: str = PEAK) -> tuple[float, ...]:
+        """Per-hit delays of a report mode (`audio_lstm.device.detector.REPORT_MODES`)."""
+        return self.crossing_delays_s if report == CROSSING else self.delays_s
+
+    def delay_percentile(self, percent: float, report: str = PEAK) -> float | None:
+        delays = self.delays(report)
+        return float(np.percentile(delays, percent)) if delays else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no per-hit delays)."""
-        median, p90 = self.delay_percentile(50), self.delay_percentile(90)
+        def rounded(percent: float, report: str) -> float | None:
+            value = self.delay_percentile(percent, report)
+            return None if value is None else round(value, 4)
+
         return {
             "threshold": self.threshold,
             "events": self.events,
@@ -135,8 +151,10 @@ class ClassOutcome:
             "frr": self.frr,
             "false_accepts": self.false_accepts,
             "fa_per_hour": self.fa_per_hour,
-            "delay_median_s": None if median is None else round(median, 4),
-            "delay_p90_s": None if p90 is None else round(p90, 4),
+            "delay_median_s": rounded(50, PEAK),
+            "delay_p90_s": rounded(90, PEAK),
+            "crossing_delay_median_s": rounded(50, CROSSING),
+            "crossing_delay_p90_s": rounded(90, CROSSING),
             "false_accepts_during": dict(self.false_accept_causes),
             "false_accepts_from": dict(self.false_accept_sources[:TOP_SOURCES]),
         }
@@ -168,6 +186,17 @@ class _Timeline:
         return [i for i in candidates if self.events[i].end_s + self.tolerance_s >= detection.start_s]
 
 
+def at_crossing(peak: Sequence[Event], crossing: Sequence[Event]) -> dict[Event, Event]:
+    """Each peak-mode event's crossing-mode twin; ValueError unless both modes found the same events."""
+    def key(event: Event) -> tuple[str, float]:
+        return event.label, event.start_s
+
+    pairs = list(zip(sorted(peak, key=key), sorted(crossing, key=key)))
+    if len(peak) != len(crossing) or any(key(a) != key(b) for a, b in pairs):
+        raise ValueError(f"the detector's report modes disagree: {len(peak)} peak and {len(crossing)} crossing events")
+    return dict(pairs)
+
+
 def score_detections(
     truth: Sequence[TrueEvent],
     detections: Sequence[Event],
@@ -175,8 +204,10 @@ def score_detections(
     hours: float,
     tolerance_s: float,
     clock: ReportClock,
+    crossing: dict[Event, Event] | None = None,
 ) -> dict[str, ClassOutcome]:
-    """Match detections to true events (see the module docstring), one outcome per label in `thresholds`."""
+    """Match peak-mode detections to true events (see the module docstring), one outcome per label in
+    `thresholds`; with `crossing` (`at_crossing`), crossing-mode delays too."""
     outcomes: dict[str, ClassOutcome] = {}
     everything = _Timeline(truth, tolerance_s)
 
@@ -188,6 +219,7 @@ def score_detections(
         wanted = _Timeline((e for e in truth if e.label == label), tolerance_s)
         hit = [False] * len(wanted.events)
         delays: list[float] = []
+        early: list[float] = []
         causes: Counter[str] = Counter()
         sources: Counter[str] = Counter()
         for detection in sorted((d for d in detections if d.label == label), key=lambda d: (d.start_s, d.end_s)):
@@ -199,30 +231,41 @@ def score_detections(
                 continue
             hit[match] = True
             delays.append(clock.emitted_s(detection) - wanted.events[match].end_s)
+            if crossing is not None:
+                early.append(clock.emitted_s(crossing[detection]) - wanted.events[match].end_s)
         missed = tuple(event.source for event, found in zip(wanted.events, hit) if not found)
         outcomes[label] = ClassOutcome(label, threshold, len(wanted.events), sum(hit), sum(causes.values()), hours,
                                        tuple(delays), tuple(causes.most_common()), missed,
-                                       tuple(sources.most_common()))
+                                       tuple(sources.most_common()), tuple(early))
     return outcomes
 
 
 def measure(
-    make_detector: Callable[[dict[str, float]], Detector],
+    make_detector: Callable[..., Detector],
     scores: np.ndarray,
     truth: Sequence[TrueEvent],
     thresholds: dict[str, float | None],
     hours: float,
     tolerance_s: float,
     clock: ReportClock,
+    crossing: bool = False,
 ) -> dict[str, ClassOutcome]:
-    """Replay the detector at `thresholds` (None: the label never fires) and score what it reports."""
+    """Replay the detector at `thresholds` (None: the label never fires) and score what it reports.
+
+    `make_detector(thresholds)` builds a peak-mode detector; with `crossing`, the crossing-mode
+    replay (`make_detector(thresholds, "crossing")`) gives the crossing delays too.
+    """
     active = {label: value for label, value in thresholds.items() if value is not None}
-    events = replay(make_detector(active), scores)
-    return score_detections(truth, events, thresholds, hours, tolerance_s, clock)
+    detector = make_detector(active)
+    if detector.report != PEAK:
+        raise ValueError(f"make_detector() must build a {PEAK}-mode detector, got {detector.report}")
+    events = replay(detector, scores)
+    twins = at_crossing(events, replay(make_detector(active, CROSSING), scores)) if crossing else None
+    return score_detections(truth, events, thresholds, hours, tolerance_s, clock, twins)
 
 
 def sweep(
-    make_detector: Callable[[dict[str, float]], Detector],
+    make_detector: Callable[..., Detector],
     scores: np.ndarray,
     truth: Sequence[TrueEvent],
     labels: Iterable[str],

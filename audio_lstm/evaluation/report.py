@@ -12,8 +12,25 @@ from audio_lstm.evaluation.event_matching import ClassOutcome
 from audio_lstm.evaluation.streaming import StreamingResult
 
 
+def pooled_delay_median(outcomes: dict[str, ClassOutcome], report: str) -> float | None:
+    """Median delay of every hit of every label in one report mode; None without hits."""
+    delays = [delay for o in outcomes.values() for delay in o.delays(report)]
+    return float(np.median(delays)) if delays else None
+
+
+def format_delay_summary(result: StreamingResult) -> str:
+    """One line: the median delay word end -> event over all labels, per report mode, at both threshold sets."""
+    parts = []
+    for name, outcomes in (("model's", result.current), ("chosen", result.chosen)):
+        medians = [(mode, pooled_delay_median(outcomes, mode)) for mode in result.reports]
+        parts.append(f"{name} thresholds " + ", ".join(f"{mode} {'-' if m is None else f'{m:.3f} s'}"
+                                                       for mode, m in medians))
+    return "median delay from word end to event, all labels: " + "; ".join(parts)
+
+
 def format_streaming_table(result: StreamingResult) -> str:
-    """One line per label: events, then threshold/FRR/FA per hour at the model's and the chosen thresholds."""
+    """One line per label: events, then threshold/FRR/FA per hour at the model's and the chosen
+    thresholds, and the delay median and p90 at the chosen ones in each measured report mode."""
 
     def cells(o: ClassOutcome) -> str:
         thr = "   -" if o.threshold is None else f"{o.threshold:4.2f}"
@@ -23,16 +40,16 @@ def format_streaming_table(result: StreamingResult) -> str:
     def seconds(value: float | None) -> str:
         return "     -" if value is None else f"{value:6.2f}"
 
-    lines = [
-        f"{'label':<12} {'events':>6} | {'model thr':>9} {'FRR':>5} {'FA/h':>6} | "
-        f"{'chosen':>6} {'FRR':>6} {'FA/h':>6} {'delay p50':>9} {'p90':>6}"
-    ]
+    heads = "".join(f" {mode[:5] + ' p50':>10} {'p90':>6}" for mode in result.reports)
+    lines = [f"{'label':<12} {'events':>6} | {'model thr':>9} {'FRR':>5} {'FA/h':>6} | "
+             f"{'chosen':>6} {'FRR':>6} {'FA/h':>6}{heads}"]
     for label, chosen in result.chosen.items():
         note = "" if result.targets_met[label] else "  (target not met)"
-        lines.append(
-            f"{label:<12} {chosen.events:>6} | {'':>4}{cells(result.current[label])} | {'':>2}{cells(chosen)} "
-            f"{'':>3}{seconds(chosen.delay_percentile(50))} {seconds(chosen.delay_percentile(90))}{note}"
-        )
+        delays = "".join(f" {'':>4}{seconds(chosen.delay_percentile(50, mode))} "
+                         f"{seconds(chosen.delay_percentile(90, mode))}" for mode in result.reports)
+        lines.append(f"{label:<12} {chosen.events:>6} | {'':>4}{cells(result.current[label])} | {'':>2}{cells(chosen)}"
+                     f"{delays}{note}")
+    lines.append(format_delay_summary(result))
     return "\n".join(lines)
 
 

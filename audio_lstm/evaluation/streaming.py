@@ -3,8 +3,10 @@
 `audio_lstm.evaluation.scenes` builds the streams: scenes of real background with keyword, glass and
 unknown-speech clips at random gaps and SNRs, each clip heard about equally often. They are fed
 straight to the `StreamingClassifier`, which never resets in between, as `listen` never does; only
-the per-frame scores are kept. `audio_lstm.evaluation.event_matching` then replays the real `Detector` over those scores
-for every threshold of the sweep, and `audio_lstm.evaluation.speakers` breaks the keyword misses down by speaker.
+the per-frame scores are kept. `audio_lstm.evaluation.event_matching` then replays the real `Detector`
+over those scores for every threshold of the sweep (and, at the model's and the chosen thresholds, in
+both report modes, for the delays of each), and `audio_lstm.evaluation.speakers` breaks the keyword
+misses down by speaker.
 
 Torch-free: needs the model file, numpy, soundfile and soxr (matplotlib only for the DET plots).
 """
@@ -21,7 +23,7 @@ import numpy as np
 
 from audio_lstm.augment.signal import NoiseBank
 from audio_lstm.data.readers import Clip
-from audio_lstm.device.detector import Detector
+from audio_lstm.device.detector import CROSSING, PEAK, REPORT_MODES, Detector
 from audio_lstm.device.labels import KEYWORDS, NON_EVENT_LABELS
 from audio_lstm.device.options import make_detector
 from audio_lstm.device.runtime import StreamingClassifier
@@ -71,6 +73,7 @@ class StreamingResult:
     # negative_hours of stream outside every event word (audio_lstm.evaluation.event_matching)
     negative: dict[str, ClassOutcome] = field(default_factory=dict)
     negative_hours: float = 0.0
+    reports: tuple[str, ...] = REPORT_MODES  # the report modes whose delays were measured
 
     @property
     def hours(self) -> float:
@@ -125,6 +128,7 @@ class StreamingResult:
             "thresholds": self.thresholds,
             "thresholds_on_negatives": self.negative_thresholds,
             "negative_hours": round(self.negative_hours, 6),
+            "report_modes": list(self.reports),
             "classes": {label: self._class_dict(label) for label in self.chosen},
             "keyword_frr_per_speaker": {name: speakers_dict(rows) for name, rows in self.speakers.items()},
             "sweep": {"thresholds": grid, **{label: {"frr": [o.frr for o in curve],
@@ -138,8 +142,12 @@ def evaluate_streaming(
     clips: Sequence[Clip],
     background_files: Sequence[Path],
     cfg: StreamingEvalConfig,
+    reports: Sequence[str] = REPORT_MODES,
 ) -> StreamingResult:
-    """Build the streams, score them once, sweep thresholds and choose one per label (see module doc)."""
+    """Build the streams, score them once, sweep thresholds and choose one per label (see module doc);
+    delays of the detector's `reports` modes (peak-mode delays are always measured)."""
+    if not reports or set(reports) - set(REPORT_MODES):
+        raise ValueError(f"report modes must be among {', '.join(REPORT_MODES)}, got {list(reports)}")
     rate = classifier.sample_rate
     if not background_files:
         raise ValueError("no background recordings (noise files or _silence_ clips) for the streams")
@@ -149,16 +157,17 @@ def evaluate_streaming(
     chunk = int(round(cfg.chunk_seconds * rate))
     scores = score_stream(classifier, iter_stream(plan, event_clips, background), chunk)
 
-    def detector_for(thresholds: dict[str, float]) -> Detector:
-        return make_detector(classifier, thresholds)
+    def detector_for(thresholds: dict[str, float], report: str = PEAK) -> Detector:
+        return make_detector(classifier, thresholds, report=report)
 
     info = classifier.info
     clock = ReportClock(rate, info.step_hop, info.step_span, detector_for({}).smoothing_frames,
                         classifier.frames_per_call, chunk, plan.seconds)
     labels = [label for label in classifier.labels if label not in NON_EVENT_LABELS]
     scoring = (plan.seconds / 3600.0, cfg.tolerance_s, clock)  # hours, tolerance, clock
+    crossing = CROSSING in reports
     current = measure(detector_for, scores, plan.events, {label: classifier.info.thresholds.get(label) for label in labels},
-                      *scoring)
+                      *scoring, crossing)
     curves = sweep(detector_for, scores, plan.events, labels, cfg.thresholds(), *scoring)
     quiet = negative_hours(plan.events, labels, cfg.tolerance_s, plan.seconds)
 
@@ -172,9 +181,11 @@ def evaluate_streaming(
     strict = {label: choose_threshold(curves[label], cfg.target_fa_per_hour) for label in labels}
     on_negatives = {label: choose_threshold(curves[label], cfg.target_fa_per_hour, quiet) for label in labels}
     met = {label: best is not None for label, best in strict.items()}
-    chosen = measure(detector_for, scores, plan.events, {k: pick(k, v) for k, v in strict.items()}, *scoring)
-    negative = measure(detector_for, scores, plan.events, {k: pick(k, v) for k, v in on_negatives.items()}, *scoring)
+    chosen = measure(detector_for, scores, plan.events, {k: pick(k, v) for k, v in strict.items()}, *scoring, crossing)
+    negative = measure(detector_for, scores, plan.events, {k: pick(k, v) for k, v in on_negatives.items()}, *scoring,
+                       crossing)
     model = {"path": str(classifier.path), "model_version": classifier.info.model_version,
              "precision": classifier.info.precision}
     return StreamingResult(cfg, plan, model, {"files": len(background), "seconds": round(background.seconds, 2)},
-                           skipped, current, chosen, met, curves, negative, quiet)
+                           skipped, current, chosen, met, curves, negative, quiet,
+                           tuple(mode for mode in REPORT_MODES if mode in reports))

@@ -149,3 +149,36 @@ def test_bad_model_exits_2(tmp_path, clips, capsys) -> None:  # noqa: ANN001
     junk.write_bytes(b"nope")
     code, out, err = run_main(capsys, "--model", junk, "--clip", clips[0])
     assert code == 2 and out == "" and len(err) == 1 and "junk.onnx" in err[0]
+
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "stream_demo.flac"
+
+
+def test_bundled_model_returns_crossing_events_earlier_than_peak_events(capsys) -> None:  # noqa: ANN001
+    """examples/stream_demo.flac in listen's 80 ms chunks: each mode's events and when they come back."""
+    from audio_lstm.device.options import make_detector
+
+    classifier = StreamingClassifier()  # the bundled model
+    audio = load_audio(DEMO, classifier.sample_rate)
+    chunk = round(0.08 * classifier.sample_rate)
+    returned: dict[str, list[tuple[str, float, float]]] = {}
+    for mode in ("crossing", "peak"):
+        classifier.reset()
+        detector = make_detector(classifier, classifier.info.thresholds, report=mode)
+        found = []
+        for start in range(0, len(audio), chunk):
+            now = min(start + chunk, len(audio)) / classifier.sample_rate
+            found += [(e.label, e.start_s, now) for e in detector.update(classifier.process(audio[start : start + chunk]))]
+        found += [(e.label, e.start_s, len(audio) / classifier.sample_rate)
+                  for e in detector.update(classifier.flush()) + detector.flush()]
+        returned[mode] = found
+    crossing, peak = returned["crossing"], returned["peak"]
+    assert {"stop", "yes", "go"} <= {label for label, _, _ in peak}  # the demo's keywords (README: make demo)
+    assert [(label, start) for label, start, _ in crossing] == [(label, start) for label, start, _ in peak]
+    assert all(early < late for (_, _, early), (_, _, late) in zip(crossing, peak))
+    # classify keeps peak mode (end_s after start_s) unless --report crossing is asked for
+    code, out, _ = run_main(capsys, DEMO)
+    assert code == 0 and all(r["end_s"] > r["start_s"] for r in jsonl(out))
+    code, out, _ = run_main(capsys, "--report", "crossing", DEMO)
+    assert code == 0 and [(r["label"], r["start_s"]) for r in jsonl(out)] == [(lab, round(s, 3)) for lab, s, _ in crossing]
+    assert all(r["end_s"] == r["start_s"] for r in jsonl(out))

@@ -150,3 +150,51 @@ def test_bad_arguments() -> None:
         detector().update(np.zeros((3, 4)))
     with pytest.raises(ValueError):
         Detector(LABELS, {"yes": 0.5}, 0.0)
+
+
+# -- report modes ----------------------------------------------------------------------------------
+
+
+def test_crossing_mode_returns_the_event_on_the_first_frame_above_threshold() -> None:
+    scores = scores_with([("stop", 100, 150, 0.9)], 300)
+    det = detector(smoothing_frames=5, report="crossing")
+    returned = {}
+    for frame in range(len(scores)):  # one frame per call: which call returns it
+        for event in det.update(scores[frame : frame + 1]):
+            returned[frame] = event
+    # The 5-frame mean first reaches 0.6 on frame 103 (4 * 0.9 / 5 = 0.72; frame 102: 0.54).
+    assert list(returned) == [103]
+    event = returned[103]
+    assert (event.label, event.start_s, event.end_s) == ("stop", pytest.approx(1.01), pytest.approx(1.01))
+    assert event.score == pytest.approx(0.72)
+    assert det.flush() == []  # it was returned already; the span closed at frame 152 meanwhile
+
+
+def test_crossing_mode_raises_one_event_per_span_and_respects_the_refractory_period() -> None:
+    # a dip inside one span (hysteresis), then a return 0.5 s after the end (refractory), then 2.5 s later
+    scores = scores_with([("left", 100, 150, 0.9), ("left", 150, 160, 0.55), ("left", 160, 200, 0.9),
+                          ("left", 250, 280, 0.9), ("left", 450, 480, 0.95)], 600)
+    crossing = run(detector(report="crossing"), scores)
+    assert [(e.label, round(e.start_s, 2)) for e in crossing] == [("left", 1.01), ("left", 4.51)]
+    assert all(e.end_s == e.start_s for e in crossing)
+    peak = run(detector(report="peak"), scores)
+    assert [(e.label, e.start_s) for e in peak] == [(e.label, e.start_s) for e in crossing]
+    assert peak[0].end_s > 1.9 and peak[0].score == pytest.approx(0.9)
+
+
+def test_crossing_and_peak_modes_make_the_same_decisions_whatever_the_chunking() -> None:
+    rng = np.random.default_rng(1)
+    runs = rng.dirichlet(np.ones(len(LABELS)) * 0.1, size=200)
+    raw = np.repeat(runs, rng.integers(1, 21, size=len(runs)), axis=0).astype(np.float32)
+    peak = run(detector(refractory_s=0.2), raw, chunk=len(raw))
+    reference = run(detector(refractory_s=0.2, report="crossing"), raw, chunk=len(raw))
+    assert len(reference) == len(peak) > 3
+    assert sorted((e.label, e.start_s) for e in reference) == sorted((e.label, e.start_s) for e in peak)
+    for chunk in (1, 5, 64):
+        assert run(detector(refractory_s=0.2, report="crossing"), raw, chunk=chunk) == reference
+
+
+def test_peak_mode_is_the_default_and_unknown_modes_are_refused() -> None:
+    assert detector().report == "peak"
+    with pytest.raises(ValueError, match="crossing, peak"):
+        detector(report="early")

@@ -91,7 +91,7 @@ def test_events_are_printed_as_json_lines_and_sigterm_stops(tiny_model, fake_aud
     command = f"{sys.executable} -c \"import os; open({str(marker)!r}, 'a').write(os.environ['AUDIO_LSTM_LABEL'] + ' ' + os.environ['AUDIO_LSTM_SCORE'] + '\\n')\""
     started = time.monotonic()
     code = listen.main(["--model", str(tiny_model.int8), "--threshold", "yes=0", "--events-file", str(events_file),
-                        "--exec", command, "--chunk-ms", "80"])
+                        "--exec", command, "--chunk-ms", "80", "--report", "peak"])
     elapsed = time.monotonic() - started
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -103,12 +103,21 @@ def test_events_are_printed_as_json_lines_and_sigterm_stops(tiny_model, fake_aud
     assert set(event) == {"time", "label", "start_s", "end_s", "score"} and event["label"] == "yes"
     assert event["start_s"] == 0.0 and 0.9 < event["end_s"] < 1.1  # ~1 s of audio after resampling
     assert [json.loads(line) for line in events_file.read_text().splitlines()] == lines
-    assert "1 input overflows, 0 dropped chunks" in captured.err
+    assert "1 input overflows, 0 dropped chunks; 1 events" in captured.err
     deadline = time.monotonic() + 5
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.read_text().split()[0] == "yes"
     assert signal.getsignal(signal.SIGTERM) is fake_audio.guard  # listen restored the previous handler
+
+
+def test_events_are_returned_at_the_crossing_by_default(tiny_model, fake_audio, capsys) -> None:  # noqa: ANN001
+    code = listen.main(["--model", str(tiny_model.int8), "--threshold", "yes=0"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    # threshold 0: "yes" crosses on the first frame; returned then, with no end known yet
+    assert [(e["label"], e["start_s"], e["end_s"]) for e in lines] == [("yes", 0.0, 0.0)]
 
 
 def test_device_errors_are_retried_with_backoff(tiny_model, fake_audio, monkeypatch, capsys) -> None:  # noqa: ANN001
@@ -141,6 +150,7 @@ def test_usage_errors(tiny_model, capsys) -> None:  # noqa: ANN001
     assert listen.main(["--model", str(tiny_model.int8), "--exec", "no-such-command-xyz"]) == 2
     assert listen.main(["--model", str(tiny_model.int8), "--exec", "'unbalanced"]) == 2
     assert listen.main(["--chunk-ms", "0"]) == 2
+    assert listen.main(["--report", "early"]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "no-such-command-xyz" in err
 

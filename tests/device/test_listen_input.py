@@ -32,7 +32,7 @@ RESAMPLED_S = 0.1  # through 48 kHz and back
 def reference() -> list[dict]:
     out = io.StringIO()
     with redirect_stdout(out):
-        assert classify.main(["--format", "jsonl", str(DEMO)]) == 0
+        assert classify.main(["--format", "jsonl", "--report", "crossing", str(DEMO)]) == 0
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {"stop", "yes", "go"} <= {event["label"] for event in events}
     return events

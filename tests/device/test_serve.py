@@ -85,7 +85,7 @@ def reference() -> list[dict]:
     """What `audio-lstm classify` finds in the demo recording (stop, on, yes, go with the bundled model)."""
     out = io.StringIO()
     with redirect_stdout(out):
-        assert classify.main(["--format", "jsonl", str(DEMO)]) == 0
+        assert classify.main(["--format", "jsonl", "--report", "crossing", str(DEMO)]) == 0
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {"stop", "yes", "go"} <= {event["label"] for event in events}
     return events

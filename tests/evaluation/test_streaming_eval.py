@@ -24,6 +24,7 @@ from audio_lstm.evaluation.event_matching import (
     ClassOutcome,
     ReportClock,
     TrueEvent,
+    at_crossing,
     choose_threshold,
     measure,
     negative_hours,
@@ -118,8 +119,8 @@ def pulses(segments: list[tuple[str, int, int, float]], frames: int) -> np.ndarr
     return scores
 
 
-def detector_for(thresholds: dict[str, float]) -> Detector:
-    return Detector(LABELS, thresholds, 0.01)
+def detector_for(thresholds: dict[str, float], report: str = "peak") -> Detector:
+    return Detector(LABELS, thresholds, 0.01, report=report)
 
 
 def test_hits_false_accepts_false_rejects_and_delays_are_exact() -> None:
@@ -162,23 +163,49 @@ def test_hits_false_accepts_false_rejects_and_delays_are_exact() -> None:
     assert strict.false_accept_causes == (("background", 1),) and strict.false_accept_sources == (("background", 1),)
 
 
+def test_crossing_mode_counts_the_same_and_is_returned_at_the_crossing() -> None:
+    scores = pulses([("yes", 100, 150, 0.9), ("yes", 500, 540, 0.9), ("go", 700, 730, 0.9)], 1000)
+    truth = [TrueEvent("yes", 0.8, 1.2), TrueEvent("go", 6.5, 6.9)]
+    thresholds = {"yes": 0.6, "go": 0.6}
+    peak = measure(detector_for, scores, truth, thresholds, 0.5, 1.0, CLOCK)
+    both = measure(detector_for, scores, truth, thresholds, 0.5, 1.0, CLOCK, crossing=True)
+    for label in thresholds:
+        assert replace(both[label], crossing_delays_s=()) == peak[label]
+    # yes crosses on frame 103: its group (frames 96-103) is scored at sample 103*160+512 = 16992, in
+    # the chunk ending at 17920 = 1.12 s, 0.08 s before the word's (synthetic) end; peak: 1.68 s
+    assert both["yes"].crossing_delays_s == pytest.approx((1.12 - 1.2,))
+    assert both["yes"].delays("crossing") == both["yes"].crossing_delays_s and both["yes"].delays() == (0.48,)
+    # go crosses on frame 703: group 696-703, sample 112992, chunk ending at 113920 = 7.12 s
+    assert both["go"].crossing_delays_s == pytest.approx((7.12 - 6.9,))
+    assert both["go"].to_dict()["crossing_delay_median_s"] == pytest.approx(0.22)
+    assert peak["go"].to_dict()["crossing_delay_median_s"] is None
+    events = replay(detector_for(thresholds), scores)
+    with pytest.raises(ValueError, match="disagree"):
+        at_crossing(events, replay(detector_for(thresholds, "crossing"), scores)[1:])
+    with pytest.raises(ValueError, match="peak-mode"):
+        measure(lambda t: detector_for(t, "crossing"), scores, truth, thresholds, 0.5, 1.0, CLOCK)
+
+
+@pytest.mark.parametrize("report", ["peak", "crossing"])
 @pytest.mark.parametrize("fixture", ["tiny_model", "stacked_model"])
-def test_emitted_time_is_when_listen_returns_the_event(fixture: str, request: pytest.FixtureRequest) -> None:
+def test_emitted_time_is_when_listen_returns_the_event(fixture: str, report: str,
+                                                       request: pytest.FixtureRequest) -> None:
     """Stored scores replayed through the Detector give the events that 80 ms live chunks give, and
-    the clock predicts the sample position at which each is returned (10 ms and 30 ms steps)."""
+    the clock predicts the sample position at which each is returned (10 ms and 30 ms steps, both
+    report modes)."""
     classifier = StreamingClassifier(request.getfixturevalue(fixture).int8)
     noise = NoiseBank.from_arrays([np.random.default_rng(5).standard_normal(2 * RATE).astype(np.float32) * 0.05])
     plan = plan_streams(CLIPS, StreamingEvalConfig(hours=0.01, scene_seconds=12.0), RATE)
     audio = np.concatenate(list(iter_stream(plan, CLIPS, noise)))
     thresholds = {label: 0.12 for label in classifier.labels if label not in ("_unknown_", "_silence_")}
-    detector = make_detector(classifier, thresholds)
+    detector = make_detector(classifier, thresholds, report=report)
     classifier.reset()
     live: list[tuple[object, float]] = []
     for end in range(1280, len(audio) + 1, 1280):
         live += [(event, end / RATE) for event in detector.update(classifier.process(audio[end - 1280 : end]))]
     assert len(audio) % 1280 == 0 and len(live) >= 3
     stored = score_stream(classifier, iter_stream(plan, CLIPS, noise), 1280)
-    events = replay(make_detector(classifier, thresholds), stored)
+    events = replay(make_detector(classifier, thresholds, report=report), stored)
     assert [event for event, _ in live] == events[: len(live)]
     info = classifier.info
     clock = ReportClock(
