@@ -73,8 +73,9 @@ def classify_clip(classifier: StreamingClassifier, path: Path, warn: Warn) -> di
     """The whole file as one clip (plus CLIP_TAIL_SECONDS of zeros) -> {file, label, score}."""
     rate = classifier.sample_rate
     check_header(path, warn, rate, clip=True)
-    blocks = iter_audio_blocks(path, BLOCK_SECONDS, rate, max_seconds=CLIP_MAX_SECONDS, warn=warn)
-    scores = classifier.predict_clip(pad_clip(np.concatenate(list(blocks)), rate))
+    blocks = list(iter_audio_blocks(path, BLOCK_SECONDS, rate, max_seconds=CLIP_MAX_SECONDS, warn=warn))
+    audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)  # a few samples may resample to none
+    scores = classifier.predict_clip(pad_clip(audio, rate))
     label, score = clip_label(scores, classifier.labels, classifier.smoothing_frames)
     return {"file": display_name(path), "label": label, "score": round(score, 4)}
 
