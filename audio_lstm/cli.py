@@ -1,12 +1,17 @@
 """`audio-lstm COMMAND ...`: dispatch to each command's own `main(argv)`.
 
-Commands import lazily, so the device commands (classify, listen, serve) never load torch.
+Commands import lazily, so the device commands (classify, listen, serve) never load torch. Before a
+device command's module (and so numpy) is imported, numpy's BLAS/OpenMP pools are limited to one
+thread unless the user set their variables: the device does small matrix products, one stream at a
+time, and `--threads` counts onnxruntime's threads only.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from types import ModuleType
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("audio_lstm.commands.train", "train a model on data folders (needs the train extra)"),
@@ -17,13 +22,40 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("audio_lstm.device.serve", "Wyoming wake-word server for Home Assistant (needs the wyoming extra)"),
     "mine": ("audio_lstm.commands.mine", "windows of real negative audio where a model nearly fires (hard negatives)"),
 }
+DEVICE_COMMANDS = ("classify", "listen", "serve")
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+TRAINING_MODULES = ("torch", "librosa", "onnx", "matplotlib")  # the `train` extra
 
 
 def usage() -> str:
-    lines = ["usage: audio-lstm COMMAND [ARGS...]", "", "commands:"]
+    """The top-level help text."""
+    lines = ["usage: audio-lstm COMMAND [ARGS...]", "       audio-lstm --version", "", "commands:"]
     lines += [f"  {name:<10} {summary}" for name, (_, summary) in COMMANDS.items()]
     lines += ["", "`audio-lstm COMMAND --help` describes each command."]
     return "\n".join(lines)
+
+
+def import_single_threaded(module_name: str) -> ModuleType:
+    """Import `module_name` with the BLAS thread variables the user left unset set to 1.
+
+    The libraries read them once, when they load; they are removed again afterwards, so that
+    processes the command starts (`listen --exec`) inherit the user's environment, not ours.
+    """
+    added = [name for name in BLAS_THREAD_VARIABLES if name not in os.environ]
+    os.environ.update({name: "1" for name in added})
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+def _needs_training_extra(command: str, error: ModuleNotFoundError) -> bool:
+    if error.name not in TRAINING_MODULES:
+        return False
+    print(f"audio-lstm {command}: needs {error.name}; install the training extra: "
+          f"pip install torch==2.13.0 && pip install 'audio-lstm[train]'", file=sys.stderr)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,19 +64,26 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
-    if argv[0] not in COMMANDS:
-        print(f"audio-lstm: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+    if argv[0] == "--version":
+        from audio_lstm import __version__
+
+        print(f"audio-lstm {__version__}")
+        return 0
+    command = argv[0]
+    if command not in COMMANDS:
+        print(f"audio-lstm: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module_name = COMMANDS[argv[0]][0]
-    try:
-        module = importlib.import_module(module_name)
+    module_name = COMMANDS[command][0]
+    try:  # the training commands import torch & co. at import time or inside main(): either way, one line
+        if command in DEVICE_COMMANDS:
+            module = import_single_threaded(module_name)
+        else:
+            module = importlib.import_module(module_name)
+        return int(module.main(argv[1:]) or 0)
     except ModuleNotFoundError as error:
-        if error.name in ("torch", "librosa", "onnx", "matplotlib"):
-            print(f"audio-lstm {argv[0]}: needs {error.name}; install the training extra: "
-                  f"pip install torch==2.13.0 && pip install 'audio-lstm[train]'", file=sys.stderr)
+        if _needs_training_extra(command, error):
             return 2
         raise
-    return int(module.main(argv[1:]) or 0)
 
 
 if __name__ == "__main__":

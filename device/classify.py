@@ -2,24 +2,35 @@
 
 Event mode streams each file in blocks through the same `StreamingClassifier` + `Detector` pair
 the live daemon uses (scores do not depend on the block size), so it reproduces what `listen`
-would have reported for that audio. Torch-free.
+would have reported for that audio; each file ends with a summary record (see `records`).
+Clip mode holds a file whole, so it refuses one longer than CLIP_MAX_SECONDS, judged from the header
+before anything is decoded. Both modes read in blocks of bounded size (`audio_io.iter_audio_blocks`),
+whatever the header claims. A file that fails is one line on stderr and the batch goes on.
+Torch-free.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 from tqdm import tqdm
 
-from audio_lstm.device.audio_io import AudioFileError, audio_info, find_audio_files, iter_audio_blocks, load_audio
-
+from audio_lstm.device.audio_io import (
+    AUDIO_SUFFIXES,
+    AudioFileError,
+    Warn,
+    audio_info,
+    check_sample_rate,
+    display_name,
+    find_audio_files,
+    iter_audio_blocks,
+)
 # One definition of the clip tail, shared with training-time validation (0.3 s of zeros).
 from audio_lstm.device.decisions import CLIP_TAIL_SECONDS, clip_label, pad_clip
 from audio_lstm.device.detector import PEAK, Detector
@@ -33,107 +44,99 @@ from audio_lstm.device.options import (
     threshold_arg,
 )
 from audio_lstm.device.runtime import StreamingClassifier
+from audio_lstm.device.records import CLIP_FIELDS, EVENT_FIELDS, RecordWriter, summary_record
 
-__all__ = ["CLIP_TAIL_SECONDS", "NON_EVENT_LABELS", "main", "make_detector", "resolve_thresholds", "threshold_arg"]
+__all__ = ["CLIP_MAX_SECONDS", "CLIP_TAIL_SECONDS", "NON_EVENT_LABELS", "main", "make_detector", "resolve_thresholds",
+           "threshold_arg"]
 
 PROG = "audio-lstm classify"
 BLOCK_SECONDS = 10.0  # event mode reads this much audio at a time
+CLIP_MAX_SECONDS = 30.0  # --clip holds a file whole: longer ones are refused from the header (event mode reads any)
 PROGRESS_MIN_SECONDS = 30.0  # files longer than this get a progress bar (when stderr is a terminal)
-CLIP_FIELDS = ("file", "label", "score")
-EVENT_FIELDS = ("file", "label", "start_s", "end_s", "score")
-
-
-# -- output ---------------------------------------------------------------------------------------
-
-
-class RecordWriter:
-    """Writes records as jsonl, csv (with header) or an aligned table, one line per record."""
-
-    def __init__(self, fmt: str, fields: tuple[str, ...], stream: TextIO, widths: dict[str, int]) -> None:
-        self.fmt, self.fields, self.stream = fmt, fields, stream
-        self.widths = {name: max(widths.get(name, 0), len(name)) for name in fields}
-        for name in ("start_s", "end_s"):
-            self.widths[name] = max(self.widths[name], 9) if name in fields else 0
-        if "score" in fields:
-            self.widths["score"] = 6
-        self._csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
-        if self._csv is not None:
-            self._csv.writerow(fields)
-        elif fmt == "table":
-            stream.write(self._row({name: name for name in fields}) + "\n")
-
-    def _row(self, values: dict[str, object]) -> str:
-        cells = []
-        for name in self.fields:
-            value = values[name]
-            if isinstance(value, float):
-                text = f"{value:.4f}" if name == "score" else f"{value:.3f}"
-                cells.append(text.rjust(self.widths[name]))
-            elif name in ("start_s", "end_s", "score"):
-                cells.append(str(value).rjust(self.widths[name]))
-            else:
-                cells.append(str(value).ljust(self.widths[name]))
-        return "  ".join(cells).rstrip()
-
-    def write(self, record: dict[str, object]) -> None:
-        if self.fmt == "jsonl":
-            self.stream.write(json.dumps(record) + "\n")
-        elif self._csv is not None:
-            self._csv.writerow([record[name] for name in self.fields])
-        else:
-            self.stream.write(self._row(record) + "\n")
-
-    def flush(self) -> None:
-        self.stream.flush()
 
 
 # -- classification -------------------------------------------------------------------------------
 
 
-def classify_clip(classifier: StreamingClassifier, path: Path) -> dict[str, object]:
+def check_header(path: Path, warn: Warn, model_rate: int, clip: bool) -> float:
+    """Refuse what the header rules out before anything is decoded; warn about a narrow band.
+
+    Returns the duration the header claims. Clip mode holds a file whole, so it takes at most
+    CLIP_MAX_SECONDS; event mode reads any length in blocks.
+    """
+    info = audio_info(path)
+    check_sample_rate(path, info.samplerate)
+    duration = info.frames / info.samplerate
+    if clip and duration > CLIP_MAX_SECONDS:
+        raise AudioFileError(f"{display_name(path)}: {duration:.1f} s long; --clip takes clips of at most "
+                             f"{CLIP_MAX_SECONDS:g} s (run without --clip: event mode reads long recordings in blocks)")
+    if info.samplerate < model_rate:
+        warn(f"{display_name(path)}: warning: recorded at {info.samplerate} Hz, so it lacks the "
+             f"{info.samplerate // 2}-{model_rate // 2} Hz band the model uses; results may be less accurate")
+    return duration
+
+
+def classify_clip(classifier: StreamingClassifier, path: Path, warn: Warn) -> dict[str, object]:
     """The whole file as one clip (plus CLIP_TAIL_SECONDS of zeros) -> {file, label, score}."""
-    audio = load_audio(path, classifier.sample_rate)
-    scores = classifier.predict_clip(pad_clip(audio, classifier.sample_rate))
+    rate = classifier.sample_rate
+    check_header(path, warn, rate, clip=True)
+    blocks = list(iter_audio_blocks(path, BLOCK_SECONDS, rate, max_seconds=CLIP_MAX_SECONDS, warn=warn))
+    audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)  # a few samples may resample to none
+    scores = classifier.predict_clip(pad_clip(audio, rate))
     label, score = clip_label(scores, classifier.labels, classifier.smoothing_frames)
-    return {"file": str(path), "label": label, "score": round(score, 4)}
+    return {"file": display_name(path), "label": label, "score": round(score, 4)}
 
 
-def stream_events(classifier: StreamingClassifier, detector: Detector, path: Path,
+def stream_events(classifier: StreamingClassifier, detector: Detector, path: Path, warn: Warn,
                   progress: bool) -> Iterator[dict[str, object]]:
-    """Events of one recording, streamed in blocks; yields each as soon as it has ended."""
+    """Events of one recording, streamed in blocks, each as soon as it has ended; then its summary."""
     classifier.reset()
     detector.reset()
-    duration = audio_info(path).duration
+    duration = check_header(path, warn, classifier.sample_rate, clip=False)
+    name, rate, count, samples = display_name(path), classifier.sample_rate, 0, 0
     show = progress and duration > PROGRESS_MIN_SECONDS
-    rate = classifier.sample_rate
-    with tqdm(total=round(duration, 1), unit="s", desc=path.name, file=sys.stderr, disable=not show,
+    with tqdm(total=round(duration, 1), unit="s", desc=name, file=sys.stderr, disable=not show,
               leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s") as bar:
-        for block in iter_audio_blocks(path, BLOCK_SECONDS, rate):
+        def warn_off_bar(message: str) -> None:
+            bar.clear()
+            warn(message)
+
+        for block in iter_audio_blocks(path, BLOCK_SECONDS, rate, warn=warn_off_bar):
             events = detector.update(classifier.process(block))
             if events:
                 bar.clear()  # the caller prints the records: keep them off the bar's line
             for event in events:
-                yield {"file": str(path), **event.to_dict()}
+                count += 1
+                yield {"file": name, **event.to_dict()}
+            samples += len(block)
             bar.update(len(block) / rate)
     for event in detector.update(classifier.flush()) + detector.flush():
-        yield {"file": str(path), **event.to_dict()}
+        count += 1
+        yield {"file": name, **event.to_dict()}
+    yield summary_record(name, count, samples / rate)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `classify` command line."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Classify audio files with the streaming model. Default: events in long recordings "
-                    "(one record per event); --clip: one label per file.",
+        description="Classify audio files with the streaming model. Default: events in recordings of any "
+                    "length (one record per event, then one summary record per file); --clip: one label per "
+                    f"file of at most {CLIP_MAX_SECONDS:g} s. Exit status: 0 all files done, 1 some file "
+                    "failed (each failure is one line on stderr; the other files are still done), 2 usage or "
+                    "model error.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or directories (searched recursively "
-                        "for .wav, .flac, .ogg)")
+                        f"for {', '.join(AUDIO_SUFFIXES)})")
     parser.add_argument("--model", type=Path, help="ONNX model file (default: the bundled model)")
     parser.add_argument("--clip", action="store_true",
-                        help=f"treat each file as one short clip (scored with {CLIP_TAIL_SECONDS} s of zeros appended)")
+                        help=f"treat each file as one short clip of at most {CLIP_MAX_SECONDS:g} s (scored with "
+                             f"{CLIP_TAIL_SECONDS} s of zeros appended)")
     parser.add_argument("--format", choices=("table", "jsonl", "csv"),
                         help="output format (default: table on a terminal, jsonl otherwise)")
     parser.add_argument("--threshold", type=threshold_arg, action="append", default=[], metavar="LABEL=VALUE",
-                        help="detection threshold of a label, overriding the model's (repeatable)")
+                        help="event mode: detection threshold of a label, overriding the model's (repeatable; "
+                             "default: the thresholds stored in the model)")
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
     add_report_argument(parser, PEAK)
     return parser
@@ -143,19 +146,21 @@ def _stderr(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
-def _warn_low_rate(path: Path, model_rate: int) -> None:
-    """Tell the user when a file cannot carry the band the model listens to (processing goes on)."""
-    rate = audio_info(path).samplerate
-    if rate < model_rate:
-        _stderr(f"{path}: warning: recorded at {rate} Hz, so it lacks the {rate // 2}-{model_rate // 2} Hz band "
-                f"the model uses; results may be less accurate")
-
-
 def _isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _failure(path: Path, error: Exception) -> str:
+    """One line naming the file and what went wrong, whatever the error."""
+    if isinstance(error, AudioFileError):
+        return str(error)
+    if isinstance(error, OSError):
+        return f"{display_name(path)}: {error.strerror or error}"
+    lines = str(error).strip().splitlines()
+    return f"{display_name(path)}: failed: {type(error).__name__}" + (f": {lines[0]}" if lines else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help (0) or a usage error (2)
         return stop.code if isinstance(stop.code, int) else 2
+    if args.clip and args.threshold:
+        parser.print_usage(sys.stderr)
+        _stderr("error: --threshold applies to event mode (without --clip); --clip reports each file's top label, "
+                "which no threshold decides")
+        return 2
     try:
         classifier = StreamingClassifier(args.model, threads=args.threads)
         thresholds = resolve_thresholds(classifier.labels, classifier.info.thresholds, args.threshold)
@@ -181,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         _stderr(problem)
     out = sys.stdout
     fmt = args.format or ("table" if _isatty(out) else "jsonl")
-    widths = {"file": max((len(str(f)) for f in files), default=0), "label": max(map(len, classifier.labels))}
+    widths = {"file": max((len(display_name(f)) for f in files), default=0),
+              "label": max(map(len, classifier.labels))}
     writer = RecordWriter(fmt, CLIP_FIELDS if args.clip else EVENT_FIELDS, out, widths)
     detector = None if args.clip else make_detector(classifier, thresholds, report=args.report)
     progress = _isatty(sys.stderr)
@@ -189,20 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for path in files:
             try:
-                _warn_low_rate(path, classifier.sample_rate)
                 if detector is None:
-                    writer.write(classify_clip(classifier, path))
+                    writer.write(classify_clip(classifier, path, _stderr))
                 else:
-                    for record in stream_events(classifier, detector, path, progress):
+                    for record in stream_events(classifier, detector, path, _stderr, progress):
                         writer.write(record)
-            except AudioFileError as error:
-                failed = True
-                _stderr(str(error))
             except BrokenPipeError:
                 raise
-            except OSError as error:
+            except Exception as error:  # noqa: BLE001 - one file's failure, whatever it is, must not end the batch
                 failed = True
-                _stderr(f"{path}: {error.strerror or error}")
+                _stderr(_failure(path, error))
             writer.flush()
     except BrokenPipeError:  # e.g. `| head`: stop quietly
         try:

@@ -56,10 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
     parser.add_argument("--threshold", type=threshold_arg, action="append", default=[], metavar="LABEL=VALUE",
-                        help="detection threshold of a label, overriding the model's (repeatable)")
-    parser.add_argument("--events-file", type=Path, help="also append each event's JSON line to this file")
+                        help="detection threshold of a label, overriding the model's (repeatable; "
+                             "default: the thresholds stored in the model)")
+    parser.add_argument("--events-file", type=Path,
+                        help="also append each event's JSON line to this file (default: stdout only)")
     parser.add_argument("--exec", dest="command", metavar="CMD", help="run CMD (no shell) for each event, with "
-                        "AUDIO_LSTM_LABEL, AUDIO_LSTM_SCORE, AUDIO_LSTM_START_S, AUDIO_LSTM_END_S set")
+                        "AUDIO_LSTM_LABEL, AUDIO_LSTM_SCORE, AUDIO_LSTM_START_S, AUDIO_LSTM_END_S set "
+                        "(default: none)")
     parser.add_argument("--chunk-ms", type=positive_int, default=80, help="capture block length (default 80 ms)")
     parser.add_argument("--input", metavar="FILE|-", help="instead of a microphone, read a file (any format soundfile "
                         "reads) or, with -, stdin: raw 16-bit little-endian PCM or a WAV stream; exits at its end")

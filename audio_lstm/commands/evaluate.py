@@ -125,11 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="checkpoint (.pt) or ONNX model (.onnx)")
     parser.add_argument("data", nargs="+", type=Path, help="data folder(s)")
-    parser.add_argument("--layout", choices=LAYOUTS, default="auto")
-    parser.add_argument("--split", choices=("validation", "test", "train", "all"), default="validation")
+    parser.add_argument("--layout", choices=LAYOUTS, default="auto", help="data layout (default: auto, detected)")
+    parser.add_argument("--split", choices=("validation", "test", "train", "all"), default="validation",
+                        help="clips to score (default: validation)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="write report.json and confusion.png (--streaming: streaming.json and det_<label>.png) here")
-    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ONNX models")
+                        help="write report.json and confusion.png (--streaming: streaming.json and det_<label>.png) here "
+                             "(default: print only)")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ONNX models (default: 1)")
     stream = parser.add_argument_group("streaming evaluation")
     stream.add_argument("--streaming", action="store_true", help="measure detection on long streams instead of clips")
     defaults = StreamingEvalConfig()
@@ -140,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"false accepts per hour the chosen thresholds allow (default {defaults.target_fa_per_hour:g})")
     stream.add_argument("--write-thresholds", nargs="?", const="all", default=None, metavar="LABELS",
                         help="write the chosen thresholds into MODEL's metadata (in place; other keys kept); "
-                             "optionally only those of LABELS, comma-separated (e.g. glass_break; 'keywords': the ten)")
+                             "optionally only those of LABELS, comma-separated (e.g. glass_break; 'keywords': the ten; "
+                             "default: write none)")
     stream.add_argument("--choose-on", choices=CHOOSE_ON, default="every",
                         help="the false accepts the written thresholds count: every one (default), only "
                              "'negatives', those during background and unknown speech in the streams, or "

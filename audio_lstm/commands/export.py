@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audio-lstm export", description=__doc__)
     parser.add_argument("checkpoint", type=Path, help="best.pt from `audio-lstm train`")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the checkpoint's folder)")
-    parser.add_argument("--name", default="model", help="file stem: NAME.fp32.onnx and NAME.int8.onnx")
+    parser.add_argument("--name", default="model", help="file stem: NAME.fp32.onnx and NAME.int8.onnx (default: model)")
     parser.add_argument(
         "--data",
         type=Path,

@@ -78,21 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layout", choices=LAYOUTS, default="auto", help="data layout (default: detect)")
     parser.add_argument("--out", type=Path, default=Path("runs/latest"), help="run folder (default: runs/latest)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing run folder's results")
-    parser.add_argument("--epochs", type=int, default=train.epochs)
-    parser.add_argument("--batch-size", type=int, default=train.batch_size)
-    parser.add_argument("--lr", type=float, default=train.learning_rate)
+    parser.add_argument("--epochs", type=int, default=train.epochs, help=f"training epochs (default: {train.epochs})")
+    parser.add_argument("--batch-size", type=int, default=train.batch_size,
+                        help=f"training streams per batch (default: {train.batch_size})")
+    parser.add_argument("--lr", type=float, default=train.learning_rate,
+                        help=f"peak learning rate (default: {train.learning_rate:g})")
     parser.add_argument("--steps-per-epoch", type=int, default=None, help="default: one pass over the training clips")
-    parser.add_argument("--hidden", type=int, default=model.hidden_size, help="LSTM units per layer")
-    parser.add_argument("--layers", type=int, default=model.num_layers, help="LSTM layers")
+    parser.add_argument("--hidden", type=int, default=model.hidden_size, 
+                        help=f"LSTM units per layer (default: {model.hidden_size})")
+    parser.add_argument("--layers", type=int, default=model.num_layers, 
+                        help=f"LSTM layers (default: {model.num_layers})")
     parser.add_argument("--frame-stack", type=positive_int, default=model.frame_stack, metavar="K",
                         help=f"MFCC frames per LSTM step, each 10 ms (default: {model.frame_stack}: one step per 20 ms)")
     parser.add_argument("--n-mfcc", type=positive_int, default=MfccConfig().n_mfcc, metavar="N",
                         help=f"MFCC coefficients per frame, at most the {MfccConfig().n_mels} mel bands "
                              f"(default: {MfccConfig().n_mfcc}); the front end travels in the model file")
-    parser.add_argument("--workers", type=int, default=train.num_workers, help="data worker processes")
-    parser.add_argument("--seed", type=int, default=train.seed)
+    parser.add_argument("--workers", type=int, default=train.num_workers, 
+                        help=f"data worker processes (default: {train.num_workers})")
+    parser.add_argument("--seed", type=int, default=train.seed, help=f"random seed (default: {train.seed})")
     parser.add_argument("--spec-augment", type=float, default=train.spec_augment.probability, metavar="P",
-                        help="chance a training stream's log-mel spectrogram is masked (0: off)")
+                        help="chance a training stream's log-mel spectrogram is masked "
+                             f"(0: off; default: {train.spec_augment.probability:g})")
     parser.add_argument("--vtlp", type=warp_width, default=1.0 - train.spec_augment.warp_range[0], metavar="W",
                         help="warp each training stream's frequency axis by a factor drawn from 1-W..1+W "
                              "(vocal-tract-length perturbation; default: 0, off)")
@@ -114,10 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init", type=model_source, default=None, metavar="CHECKPOINT",
                         help="start from this trained checkpoint's weights (fine-tuning): a .pt checkpoint, an "
                              "exported .onnx file (int8 weights dequantized) or 'bundled' (the shipped model); "
-                             "its model and front end must be the ones this command would build")
+                             "its model and front end must be the ones this command would build "
+                             "(default: random initial weights)")
     parser.add_argument("--teacher", action="append", type=model_source, default=None, metavar="CHECKPOINT",
                         help="distil from this trained checkpoint (.pt, .onnx or 'bundled'; repeatable: the "
-                             "teachers' probabilities are averaged); its front end, labels and frame stack must match")
+                             "teachers' probabilities are averaged); its front end, labels and frame stack must match "
+                             "(default: none, no distillation)")
     parser.add_argument("--distill-weight", type=distill_weight, default=None, metavar="W",
                         help="share of the loss that is KL to the teachers, 0 < W <= 1 "
                              f"(default: {train.distill_weight:g}; needs --teacher)")

@@ -28,6 +28,11 @@ def jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line]
 
 
+def events_in(text: str) -> list[dict]:
+    """The event records of jsonl output (each file's summary record left out)."""
+    return [record for record in jsonl(text) if "summary" not in record]
+
+
 @pytest.fixture
 def clips(tmp_path: Path, write_wav) -> list[Path]:  # noqa: ANN001
     return [
@@ -87,8 +92,8 @@ def test_bad_inputs_are_reported_and_skipped(tiny_model, tmp_path, write_wav, ca
     good_last = write_wav(tmp_path / "good2.wav", sample_rate=8000)
     inputs = [good_first, empty, text, missing, truncated, no_samples, good_last]
 
-    for mode in (["--clip"], []):
-        code, out, err = run_main(capsys, "--model", tiny_model.int8, "--threshold", "yes=0", *mode, *inputs)
+    for mode in (["--clip"], ["--threshold", "yes=0"]):  # --threshold is for event mode only
+        code, out, err = run_main(capsys, "--model", tiny_model.int8, *mode, *inputs)
         assert code == 1
         assert len(err) == 6 and sum("warning: recorded at 8000 Hz" in line for line in err) == 1, err
         for bad in (empty, text, missing, truncated, no_samples):
@@ -125,8 +130,9 @@ def test_events_match_offline_detection(tiny_model, tmp_path, write_wav, capsys)
     args = [arg for label, value in overrides.items() for arg in ("--threshold", f"{label}={value}")]
     code, out, err = run_main(capsys, "--model", tiny_model.int8, *args, path)
     assert code == 0 and err == []
-    records = jsonl(out)
+    records, summary = jsonl(out)[:-1], jsonl(out)[-1]
     assert records and all(list(r) == ["file", "label", "start_s", "end_s", "score"] for r in records)
+    assert summary == {"file": str(path), "summary": True, "events": len(records), "duration_s": 25.0}
     thresholds = dict(classifier.info.thresholds, **overrides)
     detector = Detector(classifier.labels, thresholds, classifier.frame_seconds,
                         event_labels=[label for label in classifier.labels if not label.startswith("_")])
@@ -178,7 +184,8 @@ def test_bundled_model_returns_crossing_events_earlier_than_peak_events(capsys) 
     assert all(early < late for (_, _, early), (_, _, late) in zip(crossing, peak))
     # classify keeps peak mode (end_s after start_s) unless --report crossing is asked for
     code, out, _ = run_main(capsys, DEMO)
-    assert code == 0 and all(r["end_s"] > r["start_s"] for r in jsonl(out))
+    assert code == 0 and all(r["end_s"] > r["start_s"] for r in events_in(out))
     code, out, _ = run_main(capsys, "--report", "crossing", DEMO)
-    assert code == 0 and [(r["label"], r["start_s"]) for r in jsonl(out)] == [(lab, round(s, 3)) for lab, s, _ in crossing]
-    assert all(r["end_s"] == r["start_s"] for r in jsonl(out))
+    found = [(r["label"], r["start_s"]) for r in events_in(out)]
+    assert code == 0 and found == [(lab, round(s, 3)) for lab, s, _ in crossing]
+    assert all(r["end_s"] == r["start_s"] for r in events_in(out))
