@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("audio_lstm.export.command", "checkpoint -> streaming fp32 + int8 ONNX (needs the train extra)"),
     "classify": ("audio_lstm.device.classify", "classify audio files: clips, or events in long recordings"),
     "listen": ("audio_lstm.device.listen", "live microphone daemon that prints events"),
+    "data": ("audio_lstm.data_command", "build data caches: `data negatives` (real negatives from Debian's packages)"),
 }
 
 
