@@ -4,7 +4,7 @@ For each package (default: debian_audio.PACKAGES): `apt-get download` it into th
 it from --from-debs DIR), extract it with `dpkg-deb -x`, convert every audio file to 16 kHz mono FLAC and
 add its row to the manifest (audio_lstm.negatives_cache describes the cache, the split and the reader).
 Resumable: a downloaded package is not downloaded again, a converted file is not converted again, a
-package done (packages.json) is skipped, and the manifest is written after each package and every 30 s.
+package done (packages.json, under the current RULES_VERSION) is skipped, and the manifest is written after each package and every 30 s.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import soundfile
 from tqdm import tqdm
 
 from audio_lstm.debian_audio import (
-    PACKAGES, PackageError, PackageFiles, convert_to_flac, deb_fields, describe, download_deb, extract_deb,
+    PACKAGES, RULES_VERSION, PackageError, PackageFiles, convert_to_flac, deb_fields, describe, download_deb, extract_deb,
     find_debs, is_transcript_package, read_licence, read_transcripts, transcript_package,
 )
 from audio_lstm.negatives_cache import (
@@ -48,6 +48,7 @@ class PackageCounts:
     """What one package's update did."""
 
     version: str
+    rules: int = RULES_VERSION
     converted: int = 0
     kept: int = 0
     failed: int = 0
@@ -161,7 +162,7 @@ def update_package(package: str, cache: Path, debs: dict[str, Path], from_debs: 
 def _is_done(package: str, state: dict[str, dict], debs: dict[str, Path], rows: list[ManifestRow],
              cache: Path) -> bool:
     entry = state.get(package)
-    if not entry or (package in debs and deb_fields(debs[package])[1] != entry["version"]):
+    if not entry or entry.get("rules") != RULES_VERSION or (package in debs and deb_fields(debs[package])[1] != entry["version"]):
         return False
     return all((cache / row["path"]).is_file() for row in rows if row["package"] == package)
 
@@ -228,7 +229,8 @@ def run_negatives(cache: Path | None, from_debs: Path | None, packages: list[str
         print(f"nothing left to do: every package is converted already ({cache})")
     else:
         print(f"took {time.monotonic() - started:.0f} s")
-    _print_summary(cache, rows)
+    if rows:
+        _print_summary(cache, rows)
     if failed:
         print(f"failed: {', '.join(failed)} (see the messages above)", file=sys.stderr)
     return 1 if failed else 0

@@ -18,8 +18,9 @@ Per-package rules (kind / language / speaker / transcript); "folders" are the fo
   Other files: the generic rule.
 * 0ad-data: by path in the archive: audio/voice/CIV/ is speech (speaker CIV; global/ holds a dog);
   ZERO_AD_KINDS maps path prefixes to kinds; the rest: the generic rule.
-* generic (every other package and file): a folder named music, or a file of 60 s or more, is music;
-  a folder named ambient or ambience is ambience; the rest is effects. Language '', speaker the package,
+* generic (every other package and file): a folder named music, or a file of 60 s or more outside a
+  folder named sfx (supertuxkart's long radio and airport noises), is music; a folder named ambient or
+  ambience is ambience; the rest is effects. Language '', speaker the package,
   transcript from NAMED_LINES when the file's name is a spoken line (pingus' letsgo.wav), else ''.
 """
 
@@ -45,6 +46,7 @@ PACKAGES = tuple(f"asterisk-core-sounds-{lang}-wav" for lang in ("en", "es", "fr
 AUDIO_SUFFIXES = (".wav", ".ogg", ".oga", ".flac", ".opus")
 SAMPLE_RATE = 16000
 MUSIC_MIN_SECONDS = 60.0
+RULES_VERSION = 2  # bump when the rules below change: packages converted under older rules are described again
 APT_HINT = "run `apt-get update` once (as root) and try again"
 
 _ASTERISK_AUDIO = re.compile(r"^asterisk-core-sounds-([a-z]{2,3}(?:_[A-Za-z]{2})?)-wav$")
@@ -288,7 +290,7 @@ def describe(package: str, source: AudioSource, duration_s: float, transcripts: 
     prefix_kinds = [kind for prefix, kind in ZERO_AD_KINDS.items() if path.as_posix().startswith(prefix + "/")]
     if package == "0ad-data" and prefix_kinds:
         kind = prefix_kinds[0]
-    elif "music" in folders or duration_s >= MUSIC_MIN_SECONDS:
+    elif "music" in folders or (duration_s >= MUSIC_MIN_SECONDS and "sfx" not in folders):
         kind = "music"
     elif "ambient" in folders or "ambience" in folders:
         kind = "ambience"

@@ -104,6 +104,13 @@ def test_negatives_from_debs(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "nothing left to do" in capsys.readouterr().out
     assert [path.stat().st_mtime_ns for path in files] == mtimes
 
+    (cache / "packages.json").unlink()  # the package is looked at again, its converted files are kept
+    assert data_command.main(argv) == 0
+    assert "0 converted, 2 kept" in capsys.readouterr().out
+    assert [path.stat().st_mtime_ns for path in files[1:]] == mtimes[1:]
+    by_path = sorted(rows.values(), key=lambda row: row["path"])
+    assert sorted(read_manifest(cache), key=lambda row: row["path"]) == by_path
+
 
 def test_missing_from_debs_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "no-such-debs"
