@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "listen": ("audio_lstm.device.listen", "live microphone daemon that prints events (--input: a file or a pipe)"),
     "serve": ("audio_lstm.device.serve", "Wyoming wake-word server for Home Assistant (needs the wyoming extra)"),
     "mine": ("audio_lstm.commands.mine", "windows of real negative audio where a model nearly fires (hard negatives)"),
+    "data": ("audio_lstm.commands.data", "build data caches: `data negatives` (real negatives from Debian's packages)"),
 }
 DEVICE_COMMANDS = ("classify", "listen", "serve")
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: none)")
     parser.add_argument("--chunk-ms", type=positive_int, default=80, help="capture block length (default 80 ms)")
     parser.add_argument("--input", metavar="FILE|-", help="instead of a microphone, read a file (any format soundfile "
-                        "reads) or, with -, stdin: raw 16-bit little-endian PCM or a WAV stream; exits at its end")
+                        "reads) or, with -, stdin: raw 16-bit little-endian PCM or a WAV stream; exits at its end "
+                        "(default: the microphone)")
     parser.add_argument("--input-rate", type=positive_int, metavar="HZ",
                         help=f"sample rate of raw PCM on stdin (default {RAW_RATE})")
     parser.add_argument("--input-channels", type=positive_int, metavar="N",

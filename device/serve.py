@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_URI})")
     parser.add_argument("--model", type=Path, help="ONNX model file (default: the bundled model)")
     parser.add_argument("--threshold", type=threshold_arg, action="append", default=[], metavar="LABEL=VALUE",
-                        help="detection threshold of a label, overriding the model's (repeatable)")
+                        help="detection threshold of a label, overriding the model's (repeatable; "
+                             "default: the thresholds stored in the model)")
     parser.add_argument("--refractory-s", type=refractory_arg, default=DEFAULT_REFRACTORY_S, metavar="SECONDS",
                         help=f"after an event, its label stays quiet this long (default {DEFAULT_REFRACTORY_S:g})")
     add_report_argument(parser, CROSSING)

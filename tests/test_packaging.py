@@ -87,7 +87,7 @@ def test_every_option_states_its_default(command: str) -> None:
     parser: argparse.ArgumentParser = importlib.import_module(PARSERS[command]).build_parser()
     missing = []
     for action in parser._actions:  # noqa: SLF001 - argparse offers no public listing
-        takes_value = action.nargs != 0
+        takes_value = action.nargs != 0 and not action.required
         if action.option_strings and takes_value and not isinstance(action, argparse._HelpAction):  # noqa: SLF001
             if "default" not in (action.help or "").lower():
                 missing.append(action.option_strings[-1])

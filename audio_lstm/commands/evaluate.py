@@ -249,7 +249,7 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
         pool = pools.get(args.choose_on) or choose_on_negatives(real, cfg.target_fa_per_hour)
         wanted = {label: value for label, value in pool.items() if "all" in named or label in named}
         write_thresholds(args.model, wanted)
-        basis = {"every": "every false accept", "negatives": "only negative false accepts in the streams",
+        basis = {"every": "every false accept", "negatives": "only negative false accepts",
                  "real-negatives": "false accepts on the real negatives"}[args.choose_on]
         print(f"thresholds written to {args.model}: {', '.join(f'{k}={v:.2f}' for k, v in wanted.items())} "
               f"(chosen counting {basis})")

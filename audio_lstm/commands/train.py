@@ -84,16 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=train.learning_rate,
                         help=f"peak learning rate (default: {train.learning_rate:g})")
     parser.add_argument("--steps-per-epoch", type=int, default=None, help="default: one pass over the training clips")
-    parser.add_argument("--hidden", type=int, default=model.hidden_size, 
+    parser.add_argument("--hidden", type=int, default=model.hidden_size,
                         help=f"LSTM units per layer (default: {model.hidden_size})")
-    parser.add_argument("--layers", type=int, default=model.num_layers, 
+    parser.add_argument("--layers", type=int, default=model.num_layers,
                         help=f"LSTM layers (default: {model.num_layers})")
     parser.add_argument("--frame-stack", type=positive_int, default=model.frame_stack, metavar="K",
                         help=f"MFCC frames per LSTM step, each 10 ms (default: {model.frame_stack}: one step per 20 ms)")
     parser.add_argument("--n-mfcc", type=positive_int, default=MfccConfig().n_mfcc, metavar="N",
                         help=f"MFCC coefficients per frame, at most the {MfccConfig().n_mels} mel bands "
                              f"(default: {MfccConfig().n_mfcc}); the front end travels in the model file")
-    parser.add_argument("--workers", type=int, default=train.num_workers, 
+    parser.add_argument("--workers", type=int, default=train.num_workers,
                         help=f"data worker processes (default: {train.num_workers})")
     parser.add_argument("--seed", type=int, default=train.seed, help=f"random seed (default: {train.seed})")
     parser.add_argument("--spec-augment", type=float, default=train.spec_augment.probability, metavar="P",

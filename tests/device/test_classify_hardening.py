@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from conftest import test_signal
 
 from audio_lstm.device.classify import main
-
-from conftest import test_signal
 
 PROG = "audio-lstm classify: "
 ADDRESS_SPACE_CAP = 4 << 30  # bytes; the runs below need about 0.3 GB

@@ -1,0 +1,180 @@
+"""The cache of real negative audio taken from Debian's packages: where it lives, its manifest, its reader.
+
+`audio-lstm data negatives` (audio_lstm.commands.data) fills the cache; training and evaluation find it
+through `default_negatives_dir()` and read it with `read_negatives()`.
+
+Layout of the cache folder::
+
+    manifest.tsv      one row per converted file (columns: MANIFEST_COLUMNS), tab-separated, UTF-8
+    packages.json     per package: the version converted completely, and counts of files
+    debs/             the downloaded .deb files
+    audio/PACKAGE/... the converted files: 16 kHz mono FLAC, named after their source path + ".flac"
+
+Split rule (recomputed over the whole manifest each time it is written, see `assign_splits`):
+
+* Files are split by group, never one by one. A group is named ``PACKAGE/KIND/WHO``: for speech, WHO is
+  the speaker (one voice: an Asterisk language's prompts, a ktuberling language, a hedgewars voice pack);
+  for music, ambience, impact and effects, WHO is the file's first two folders below the audio root of
+  its package (or archive), e.g. ``0ad-data/impact/attack/impact`` - one package is too coarse a group
+  and files in one folder are usually variants of one recording.
+* A group goes to validation when sha1(SPLIT_SALT + group name), read as a fraction of 2**32 from its first
+  8 hex digits, is below VALIDATION_FRACTION (0.3); otherwise to training.
+* Every kind with at least two groups gets at least one group of each split: if none of its groups drew
+  validation, the one with the smallest fraction moves to validation; if none drew training, the one with
+  the largest fraction moves to training. The rule is deterministic, but this second step depends on
+  which groups are present, so a run over a subset of the packages may split a kind differently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+KINDS = ("speech", "music", "ambience", "impact", "effects")
+SPLITS = ("train", "validation")
+MANIFEST_NAME = "manifest.tsv"
+MANIFEST_COLUMNS = (
+    "path", "package", "version", "source_file", "licence", "kind", "language", "speaker", "group",
+    "duration_s", "transcript", "contains_keyword", "split",
+)
+SPLIT_SALT = "audio-lstm negatives v1:"
+VALIDATION_FRACTION = 0.3
+
+ManifestRow = dict[str, str]
+
+_KEYWORD_PATTERN = re.compile(r"\b(?:" + "|".join(KEYWORDS) + r")\b", re.IGNORECASE)
+
+
+def default_negatives_dir() -> Path:
+    """Where the negatives cache lives when no folder is given.
+
+    ``$AUDIO_LSTM_CACHE/negatives`` if AUDIO_LSTM_CACHE is set, else ``$XDG_CACHE_HOME/audio-lstm/negatives``,
+    else ``~/.cache/audio-lstm/negatives``.
+    """
+    if os.environ.get("AUDIO_LSTM_CACHE"):
+        return Path(os.environ["AUDIO_LSTM_CACHE"]).expanduser() / "negatives"
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home).expanduser() / "audio-lstm" / "negatives"
+
+
+def keyword_flag(transcript: str) -> str:
+    """'1' if the transcript holds a keyword as a whole word (any case), '0' if not, '' without a transcript."""
+    if not transcript.strip():
+        return ""
+    return "1" if _KEYWORD_PATTERN.search(transcript) else "0"
+
+
+# -- manifest -------------------------------------------------------------------------------------
+
+
+def _clean(value: object) -> str:
+    """A manifest cell: tabs and line breaks become spaces."""
+    return re.sub(r"[\t\r\n]+", " ", str(value)).strip()
+
+
+def read_manifest(cache: Path) -> list[ManifestRow]:
+    """The manifest's rows (empty when there is none). Raises ValueError for a manifest with other columns."""
+    path = cache / MANIFEST_NAME
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines:
+        return []
+    header = tuple(lines[0].split("\t"))
+    if header != MANIFEST_COLUMNS:
+        raise ValueError(f"{path}: unexpected columns {header}; delete it to rebuild the cache")
+    return [dict(zip(header, line.split("\t"))) for line in lines[1:] if line]
+
+
+def write_manifest(cache: Path, rows: Iterable[ManifestRow]) -> list[ManifestRow]:
+    """Assign splits, then write the manifest atomically (temporary file + os.replace); returns the rows."""
+    rows = assign_splits(sorted(rows, key=lambda row: (row["package"], row["source_file"])))
+    temporary = cache / (MANIFEST_NAME + ".tmp")
+    with temporary.open("w", encoding="utf-8", newline="\n") as out:
+        out.write("\t".join(MANIFEST_COLUMNS) + "\n")
+        for row in rows:
+            out.write("\t".join(_clean(row.get(column, "")) for column in MANIFEST_COLUMNS) + "\n")
+    os.replace(temporary, cache / MANIFEST_NAME)
+    return rows
+
+
+# -- split ----------------------------------------------------------------------------------------
+
+
+def group_fraction(group: str) -> float:
+    """The group's salted sha1 as a fraction in [0, 1)."""
+    return int(hashlib.sha1((SPLIT_SALT + group).encode("utf-8")).hexdigest()[:8], 16) / 2**32
+
+
+def split_groups(groups_by_kind: dict[str, set[str]]) -> dict[str, str]:
+    """Split of each group: the hash rule, then one group of each split for every kind with two or more."""
+    split: dict[str, str] = {}
+    for groups in groups_by_kind.values():
+        ordered = sorted(groups, key=lambda group: (group_fraction(group), group))
+        for group in ordered:
+            split[group] = "validation" if group_fraction(group) < VALIDATION_FRACTION else "train"
+        if len(ordered) >= 2:
+            if all(split[group] == "train" for group in ordered):
+                split[ordered[0]] = "validation"
+            if all(split[group] == "validation" for group in ordered):
+                split[ordered[-1]] = "train"
+    return split
+
+
+def assign_splits(rows: list[ManifestRow]) -> list[ManifestRow]:
+    """Set every row's 'split' from its group (see the module docstring); returns the same rows."""
+    groups_by_kind: dict[str, set[str]] = {}
+    for row in rows:
+        groups_by_kind.setdefault(row["kind"], set()).add(row["group"])
+    split = split_groups(groups_by_kind)
+    for row in rows:
+        row["split"] = split[row["group"]]
+    return rows
+
+
+# -- reader ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NegativeRecording:
+    """One converted file of the cache (16 kHz mono FLAC) and what is known about it."""
+
+    path: Path
+    package: str
+    kind: str
+    language: str
+    speaker: str
+    group: str
+    split: str
+    duration_s: float
+    licence: str
+    transcript: str
+    contains_keyword: str  # '0', or '' when there is no transcript ('1' rows are never returned)
+
+
+def read_negatives(cache: Path | None = None) -> list[NegativeRecording]:
+    """The cache's recordings, without those whose transcript holds a keyword; [] when there is no cache."""
+    cache = default_negatives_dir() if cache is None else Path(cache)
+    return [
+        NegativeRecording(
+            path=cache / row["path"], package=row["package"], kind=row["kind"], language=row["language"],
+            speaker=row["speaker"], group=row["group"], split=row["split"], duration_s=float(row["duration_s"]),
+            licence=row["licence"], transcript=row["transcript"], contains_keyword=row["contains_keyword"],
+        )
+        for row in read_manifest(cache)
+        if row["contains_keyword"] != "1"
+    ]
+
+
+def summarize(recordings: Iterable[NegativeRecording]) -> dict[str, dict[str, float]]:
+    """Hours of audio per kind and split: ``{kind: {"train": hours, "validation": hours}}``."""
+    hours: dict[str, dict[str, float]] = {}
+    for recording in recordings:
+        per_split = hours.setdefault(recording.kind, {split: 0.0 for split in SPLITS})
+        per_split[recording.split] = per_split.get(recording.split, 0.0) + recording.duration_s / 3600
+    return hours
