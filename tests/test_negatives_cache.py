@@ -80,7 +80,8 @@ def test_negatives_from_debs(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert welcome["source_file"] == f"{VOICE}/welcome.wav"
     assert hold["source_file"] == f"{VOICE}/extra.zip/digits/hold.ogg"
     for row, seconds in ((welcome, WELCOME_SECONDS), (hold, HOLD_SECONDS)):
-        assert (row["package"], row["version"], row["licence"]) == ("asterisk-core-sounds-en-wav", "0.1-test", "CC-BY-SA-3.0")
+        assert (row["package"], row["version"]) == ("asterisk-core-sounds-en-wav", "0.1-test")
+        assert row["licence"] == "CC-BY-SA-3.0"  # the first License: field at the start of a line
         assert (row["kind"], row["language"], row["speaker"]) == ("speech", "en", "en-prompts")
         info = soundfile.info(cache / row["path"])
         assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
