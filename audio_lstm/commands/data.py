@@ -4,7 +4,8 @@ For each package (default: debian_audio.PACKAGES): `apt-get download` it into th
 it from --from-debs DIR), extract it with `dpkg-deb -x`, convert every audio file to 16 kHz mono FLAC and
 add its row to the manifest (audio_lstm.data.negatives_cache describes the cache, the split and the reader).
 Resumable: a downloaded package is not downloaded again, a converted file is not converted again, a
-package done (packages.json, under the current RULES_VERSION) is skipped, and the manifest is written after each package and every 30 s.
+package done (packages.json, under the current RULES_VERSION) is skipped, and the manifest is written
+after each package, every 30 s and on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from tqdm import tqdm
 from audio_lstm.data.debian_audio import (
     PACKAGES,
     RULES_VERSION,
+    AudioSource,
+    Description,
     PackageError,
     PackageFiles,
     convert_to_flac,
@@ -115,6 +118,18 @@ def _deb_for(package: str, debs: dict[str, Path], debs_dir: Path, from_debs: Pat
     return debs[package]
 
 
+def _manifest_row(package: str, version: str, licence: str, source: AudioSource, relative: str,
+                  duration: float, description: Description) -> ManifestRow:
+    who = {"speech": description.speaker, "music": source.source_file}.get(description.kind, source.folder)
+    return {
+        "path": relative, "package": package, "version": version, "source_file": source.source_file,
+        "licence": licence, "kind": description.kind, "language": description.language,
+        "speaker": description.speaker, "group": f"{package}/{description.kind}/{who}",
+        "duration_s": f"{duration:.3f}", "transcript": description.transcript,
+        "contains_keyword": keyword_flag(description.transcript), "split": "",
+    }
+
+
 def update_package(package: str, cache: Path, debs: dict[str, Path], from_debs: Path | None,
                    rows: list[ManifestRow], progress: bool) -> tuple[PackageCounts, list[ManifestRow]]:
     """Convert the files of one package that are not converted yet; returns its counts and all rows."""
@@ -136,43 +151,40 @@ def update_package(package: str, cache: Path, debs: dict[str, Path], from_debs: 
     for problem in files.unreadable:
         _warn(f"{package}: {problem}")
     last_save = time.monotonic()
-    for source in tqdm(files.sources, desc=package, unit="file", disable=not progress, file=sys.stderr):
-        try:
-            data = files.read(source)
-        except (zipfile.BadZipFile, OSError, ValueError) as error:
-            _warn(f"{package}: {source.source_file}: cannot read ({error})")
-            counts.failed += 1
-            continue
-        digest = hashlib.sha1(data).digest()
-        if digest in seen:
-            counts.duplicates += 1
-            continue
-        seen.add(digest)
-        relative = f"audio/{package}/{source.source_file}.flac"
-        old = previous.get(source.source_file)
-        if old is not None and (cache / relative).is_file():
-            duration = float(old["duration_s"])
-            counts.kept += 1
-        else:
+    try:
+        for source in tqdm(files.sources, desc=package, unit="file", disable=not progress, file=sys.stderr):
             try:
-                duration = convert_to_flac(data, cache / relative)
-            except (RuntimeError, ValueError, soundfile.SoundFileError) as error:
-                _warn(f"{package}: {source.source_file}: cannot decode ({error})")
+                data = files.read(source)
+            except (zipfile.BadZipFile, OSError, ValueError) as error:
+                _warn(f"{package}: {source.source_file}: cannot read ({error})")
                 counts.failed += 1
                 continue
-            counts.converted += 1
-        description = describe(package, source, duration, transcripts)
-        who = description.speaker if description.kind == "speech" else source.folder
-        new_rows.append({
-            "path": relative, "package": package, "version": version, "source_file": source.source_file,
-            "licence": licence, "kind": description.kind, "language": description.language,
-            "speaker": description.speaker, "group": f"{package}/{description.kind}/{who}",
-            "duration_s": f"{duration:.3f}", "transcript": description.transcript,
-            "contains_keyword": keyword_flag(description.transcript), "split": "",
-        })
-        if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
-            write_manifest(cache, others + new_rows)
-            last_save = time.monotonic()
+            digest = hashlib.sha1(data).digest()
+            if digest in seen:
+                counts.duplicates += 1
+                continue
+            seen.add(digest)
+            relative = f"audio/{package}/{source.source_file}.flac"
+            old = previous.get(source.source_file)
+            if old is not None and (cache / relative).is_file():
+                duration = float(old["duration_s"])
+                counts.kept += 1
+            else:
+                try:
+                    duration = convert_to_flac(data, cache / relative)
+                except (RuntimeError, ValueError, soundfile.SoundFileError) as error:
+                    _warn(f"{package}: {source.source_file}: cannot decode ({error})")
+                    counts.failed += 1
+                    continue
+                counts.converted += 1
+            description = describe(package, source, duration, transcripts)
+            new_rows.append(_manifest_row(package, version, licence, source, relative, duration, description))
+            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+                write_manifest(cache, others + new_rows)
+                last_save = time.monotonic()
+    except KeyboardInterrupt:
+        write_manifest(cache, others + new_rows)  # keep what this package converted so far
+        raise
     files.close()
     shutil.rmtree(work, ignore_errors=True)
     return counts, write_manifest(cache, others + new_rows)
@@ -181,7 +193,9 @@ def update_package(package: str, cache: Path, debs: dict[str, Path], from_debs: 
 def _is_done(package: str, state: dict[str, dict], debs: dict[str, Path], rows: list[ManifestRow],
              cache: Path) -> bool:
     entry = state.get(package)
-    if not entry or entry.get("rules") != RULES_VERSION or (package in debs and deb_fields(debs[package])[1] != entry["version"]):
+    if not entry or entry.get("rules") != RULES_VERSION:
+        return False
+    if package in debs and deb_fields(debs[package])[1] != entry["version"]:
         return False
     return all((cache / row["path"]).is_file() for row in rows if row["package"] == package)
 

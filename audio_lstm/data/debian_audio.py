@@ -46,7 +46,7 @@ PACKAGES = tuple(f"asterisk-core-sounds-{lang}-wav" for lang in ("en", "es", "fr
 AUDIO_SUFFIXES = (".wav", ".ogg", ".oga", ".flac", ".opus")
 SAMPLE_RATE = 16000
 MUSIC_MIN_SECONDS = 60.0
-RULES_VERSION = 2  # bump when the rules below change: packages converted under older rules are described again
+RULES_VERSION = 3  # bump when the rules below change: packages converted under older rules are described again
 APT_HINT = "run `apt-get update` once (as root) and try again"
 
 _ASTERISK_AUDIO = re.compile(r"^asterisk-core-sounds-([a-z]{2,3}(?:_[A-Za-z]{2})?)-wav$")
