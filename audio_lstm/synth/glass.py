@@ -1,6 +1,6 @@
 """Synthetic breaking glass for training: impact, dense shard ring, falling fragments, distance and room.
 
-`python -m audio_lstm.synth.glass OUT_DIR [--count N] [--seed S]` writes
+`audio-lstm glass OUT_DIR [--count N] [--seed S]` writes
 `OUT_DIR/glass_break/glass-s<seed>_nohash_<k>.flac` (16 kHz mono, 1.0 s) plus `GENERATED.json`,
 the marker `open_corpus` reads as the "generated" layout (every clip a `glass_break` train clip).
 Clip k is a pure function of (seed, k). `--validate` scores generated clips, the real glass windows
@@ -278,17 +278,23 @@ def validate(
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: build a glass set into OUT_DIR and/or --validate it against the real windows."""
-    parser = argparse.ArgumentParser(prog="python -m audio_lstm.synth.glass", description=__doc__.split("\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    parser = argparse.ArgumentParser(prog="audio-lstm glass", description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", type=Path, nargs="?", help="cache folder to (re)build, e.g. cache/glass")
     parser.add_argument("--count", type=int, default=500, help="clips to generate (default 500)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument(
         "--validate", action="store_true", help="score --count synthetic clips, real glass and ambience"
     )
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder for --validate")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder for --validate (default ../shared/data)")
     parser.add_argument("--model", type=Path, default=None, help="ONNX model for --validate (default: the bundled one)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: build a glass set into OUT_DIR and/or --validate it against the real windows."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.out_dir is None and not args.validate:
         parser.error("give OUT_DIR to write clips, --validate to score them, or both")
@@ -309,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                     f" {row['high_band']:>15.2f}"
                 )
     except (OSError, ValueError) as error:
-        print(f"python -m audio_lstm.synth.glass: {error}", file=sys.stderr)
+        print(f"audio-lstm glass: {error}", file=sys.stderr)
         return 1
     return 0
 

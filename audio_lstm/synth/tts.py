@@ -1,6 +1,6 @@
 """Generated speech for training: every offline English TTS voice we can get, at varied prosody.
 
-`python -m audio_lstm.synth.tts OUT_DIR` writes `OUT_DIR/<word>/<voice-id>_nohash_<k>.flac` (16 kHz mono,
+`audio-lstm tts OUT_DIR` writes `OUT_DIR/<word>/<voice-id>_nohash_<k>.flac` (16 kHz mono,
 1.0 s) for every keyword and ~180 non-keywords (near-misses and Speech Commands' auxiliary words)
 plus `GENERATED.json`, the marker that `open_corpus` detects as the "generated" layout. Voices come
 from every installed engine of `audio_lstm.synth.voices` (espeak-ng, MBROLA, flite, festival, pico,
@@ -304,9 +304,9 @@ def _share(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"--share wants ENGINE=WEIGHT, got {text!r}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m audio_lstm.synth.tts OUT_DIR [options]`: build the generated speech set."""
-    parser = argparse.ArgumentParser(prog="python -m audio_lstm.synth.tts", description=__doc__.split("\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    parser = argparse.ArgumentParser(prog="audio-lstm tts", description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", type=Path, help="cache folder to (re)build, e.g. cache/tts")
     parser.add_argument(
         "--engines",
@@ -322,13 +322,20 @@ def main(argv: list[str] | None = None) -> int:
         help="relative share of each word's clips for an engine (default 1 each; 0 leaves it out)",
     )
     parser.add_argument(
-        "--voices", type=int, default=None, help="use a seeded sample of at most N voice specs per engine"
+        "--voices", type=int, default=None,
+        help="use a seeded sample of at most N voice specs per engine (default: all)"
     )
     parser.add_argument("--quick", action="store_true", help="small set: 30 clips per keyword, 300 unknown")
-    parser.add_argument("--keyword-clips", type=int, default=300, help="clips per keyword")
-    parser.add_argument("--unknown-clips", type=int, default=3000, help="clips over all unknown words")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keyword-clips", type=int, default=300, help="clips per keyword (default 300)")
+    parser.add_argument("--unknown-clips", type=int, default=3000, help="clips over all unknown words (default 3000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the plan (default 0)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`audio-lstm tts OUT_DIR [options]`: build the generated speech set."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     words = default_words_per_label(*((30, 300) if args.quick else (args.keyword_clips, args.unknown_clips)))
     names = [n.strip() for n in args.engines.split(",") if n.strip()] if args.engines else None
