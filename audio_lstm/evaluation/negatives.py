@@ -79,9 +79,15 @@ class NegativeResult:
         return sum(k.at_model[label] for k in chosen for label in labels) / hours if hours else 0.0
 
     def lowest_threshold(self, label: str, rate_per_hour: float) -> int | None:
-        """Index of the lowest grid threshold at which `label` raises at most `rate_per_hour`."""
-        meeting = [i for i in range(len(self.grid)) if self.rate(label, i) <= rate_per_hour]
-        return meeting[0] if meeting else None
+        """Index of the lowest grid threshold from which on (it and every higher one) `label` raises at
+        most `rate_per_hour`. Counts are not monotone: far below the scores' usual range, events merge
+        into a few long ones, and such a threshold must not be taken for a quiet one."""
+        index = None
+        for i in reversed(range(len(self.grid))):
+            if self.rate(label, i) > rate_per_hour:
+                break
+            index = i
+        return index
 
     def to_dict(self) -> dict[str, Any]:
         return {
