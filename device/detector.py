@@ -21,7 +21,7 @@ When an event is returned (`report`, one of `REPORT_MODES`); both modes make the
 * ``"peak"`` (the default; `classify`): by the `update` call that sees the event end (or by `flush`
   at the end of a stream), with ``end_s`` as above and ``score`` the peak of ``s``;
 * ``"crossing"`` (`listen`'s default): by the `update` call that sees ``s`` cross the threshold,
-  about 0.4 s earlier (median over 1 h of evaluation streams, README). The end is not known yet, so ``end_s == start_s`` and
+  about 0.4 s earlier (median over 1 h of evaluation streams: docs/streaming-evaluation.md). The end is not known yet, so ``end_s == start_s`` and
   ``score`` is ``s`` on the crossing frame; the event stays open until ``s`` falls below the
   release level, and the refractory period runs from there, as in peak mode, so no second event
   of that label is raised meanwhile. `flush` closes open events and returns nothing new.

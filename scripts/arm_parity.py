@@ -49,7 +49,7 @@ PACKAGES = "python3,python3-venv,python3-pip,libsndfile1,libportaudio2,ca-certif
 GUEST_VENV = "/opt/audio-lstm-venv"
 GUEST_WORK = "/opt/audio-lstm-parity"
 CHUNK_SAMPLES = 1280  # 80 ms at 16 kHz
-# Tolerances on max |score difference| (scores are softmax probabilities in [0, 1]); README "Proven
+# Tolerances on max |score difference| (scores are softmax probabilities in [0, 1]); docs/arm.md "Proven
 # on ARM" has the measurements. Measured (onnxruntime 1.32, numpy 2.4, qemu 7.2, three trained
 # models): int8 3.2e-3 .. 5.3e-3, fp32 <= 2e-6; MFCC features differ by ~1e-4 (numpy FFT/float order).
 # int8 is dynamically quantized: each call quantizes its activations with a scale computed from the

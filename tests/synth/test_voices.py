@@ -1,6 +1,6 @@
 """TTS engines (audio_lstm/voices.py): registry, voice ids, and that each installed engine really speaks.
 
-Engines other than espeak-ng are optional (README: Generated speech); their tests skip where the
+Engines other than espeak-ng are optional (docs/training.md: Generated speech); their tests skip where the
 engine is not installed.
 """
 
