@@ -154,7 +154,7 @@ def train(
 ) -> dict[str, Any]:
     """Train on `corpus` (train split), validate on its validation split every epoch.
 
-    Writes into `run_dir`: best.pt, metrics.json, curves.png, confusion.png. Returns the metrics.
+    Writes into `run_dir`: best.pt (best validation clip accuracy), last.pt (the last epoch), metrics.json, curves.png, confusion.png. Returns the metrics.
     """
     seed_everything(cfg.seed)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -278,6 +278,10 @@ def train(
             save_checkpoint(run_dir / "best.pt", scored.to("cpu").eval(), mfcc_cfg, {**meta, "epoch": epoch})
             scored.to(device)
             result.plot_confusion(run_dir / "confusion.png", title=f"validation, epoch {epoch}")
+        # The last epoch too: clip accuracy is not what training against real negatives improves
+        # (false accepts per hour are), so a fine-tuning recipe exports the end of its schedule.
+        save_checkpoint(run_dir / "last.pt", scored.to("cpu").eval(), mfcc_cfg, {**meta, "epoch": epoch})
+        scored.to(device)
         plot_curves(history, run_dir / "curves.png")
         (run_dir / "metrics.json").write_text(json.dumps({**meta, "history": history, "best": best}, indent=2))
     return {**meta, "history": history, "best": best}
