@@ -13,8 +13,8 @@ in /tmp/audio-lstm-arm64, built when missing) and does what a Pi owner does, in 
                 `serve --help`, `listen --list-devices` (no sound card in the chroot: it only
                 shows that PortAudio loads)
   4. extras     guest: `pip install '<wheel>[wyoming,mqtt]'`; what it adds, venv size, `pip check`
-  5. units      host: `systemd-analyze verify --root=<arm64 root>` of deploy/*.service (systemd
-                cannot run in a chroot, so the units are checked, not started)
+  5. units      host: `systemd-analyze verify` of deploy/*.service, ExecStart pointed at the venv
+                in the arm64 root (systemd cannot run in a chroot: checked, not started)
 
 Exit: 0 all steps passed, 1 a step failed (install or a command), 2 cannot run here (not root,
 no debootstrap/qemu/binfmt_misc, no network). Command log: $TMPDIR/audio-lstm-pi-install.log.
@@ -66,21 +66,30 @@ def venv_mib(root: Path) -> float:
     return round(total / 2**20, 1)
 
 
+def largest(root: Path, count: int = 8) -> dict[str, float]:
+    """The `count` biggest entries of the guest venv's site-packages, MiB."""
+    site = next((root / VENV.lstrip("/")).glob("lib/python3*/site-packages"))
+    sizes = {entry.name: sum(p.lstat().st_size for p in ([entry] if entry.is_file() else entry.rglob("*"))
+                             if p.is_file() and not p.is_symlink())
+             for entry in site.iterdir()}
+    return {name: round(size / 2**20, 1) for name, size in sorted(sizes.items(), key=lambda kv: -kv[1])[:count]}
+
+
 def verify_units(root: Path, log: Path) -> dict[str, str]:
-    """`systemd-analyze verify` of each deploy/*.service with the arm64 root (its venv) as file system."""
+    """`systemd-analyze verify` of each deploy/*.service on this machine (systemd cannot run in the
+    chroot), with ExecStart's /opt/audio-lstm/venv pointed into the arm64 root, where it is installed."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         return {"skipped": "systemd-analyze not found on this machine"}
     results = {}
-    system = root / "etc/systemd/system"
-    system.mkdir(parents=True, exist_ok=True)
-    for unit in sorted((REPO / "deploy").glob("*.service")):
-        shutil.copy(unit, system / unit.name)
-        done = subprocess.run([analyze, "verify", f"--root={root}", f"/etc/systemd/system/{unit.name}"],
-                              capture_output=True, text=True)
-        with log.open("a") as handle:
-            handle.write(f"$ systemd-analyze verify --root={root} {unit.name}\n{done.stdout}{done.stderr}\n")
-        results[unit.name] = "ok" if done.returncode == 0 else (done.stdout + done.stderr).strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        for unit in sorted((REPO / "deploy").glob("*.service")):
+            copy = Path(tmp) / unit.name
+            copy.write_text(unit.read_text().replace(f"{VENV}/bin/", f"{root}{VENV}/bin/"))
+            done = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True, cwd=tmp)
+            with log.open("a") as handle:
+                handle.write(f"$ systemd-analyze verify {unit.name}\n{done.stdout}{done.stderr}\n")
+            results[unit.name] = "ok" if done.returncode == 0 else (done.stdout + done.stderr).strip()
     return results
 
 
@@ -140,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             empty = venv_mib(root)
             guest(root, [f"{VENV}/bin/pip", "install", "-q", guest_wheel], log, cpu=args.cpu)
             base = pip_list(root, log)
-            report["base"] = {"packages": base, "venv_mib": venv_mib(root), "empty_venv_mib": empty}
+            report["base"] = {"packages": base, "venv_mib": venv_mib(root), "empty_venv_mib": empty,
+                              "largest_mib": largest(root)}
             done(f"{len(base)} packages, venv {report['base']['venv_mib']} MiB (empty venv {empty} MiB)")
             present = [name for name in MUST_BE_ABSENT if name in base]
             missing = sorted(BASE_DEPS - set(base))
@@ -193,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nbase install: " + ", ".join(f"{k} {v}" for k, v in sorted(base["packages"].items())))
     print(f"venv: {base['venv_mib']} MiB (empty venv {base['empty_venv_mib']} MiB); with [wyoming,mqtt] "
           f"{report['extras']['venv_mib']} MiB")
+    print("largest: " + ", ".join(f"{name} {mib} MiB" for name, mib in base["largest_mib"].items()))
     print("PASS" if units_ok else "FAIL: a unit file did not verify (see above)")
     return EXIT_OK if units_ok else EXIT_FAILED
 
