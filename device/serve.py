@@ -196,5 +196,6 @@ def main(argv: list[str] | None = None) -> int:
             LOG.info("%s", publisher.summary())
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
