@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 DEVICE_COMMANDS = ("classify", "listen", "serve")
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-TRAINING_MODULES = ("torch", "librosa", "onnx", "matplotlib")  # the `train` extra
+TRAINING_MODULES = ("torch", "librosa", "onnx", "matplotlib", "tqdm")  # the `train` extra
 
 
 def usage() -> str:

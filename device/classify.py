@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-from tqdm import tqdm
 
 from audio_lstm.device.audio_io import (
     AUDIO_SUFFIXES,
@@ -31,6 +30,7 @@ from audio_lstm.device.audio_io import (
     find_audio_files,
     iter_audio_blocks,
 )
+
 # One definition of the clip tail, shared with training-time validation (0.3 s of zeros).
 from audio_lstm.device.decisions import CLIP_TAIL_SECONDS, clip_label, pad_clip
 from audio_lstm.device.detector import PEAK, Detector
@@ -43,8 +43,9 @@ from audio_lstm.device.options import (
     resolve_thresholds,
     threshold_arg,
 )
-from audio_lstm.device.runtime import StreamingClassifier
+from audio_lstm.device.progress import ProgressLine
 from audio_lstm.device.records import CLIP_FIELDS, EVENT_FIELDS, RecordWriter, summary_record
+from audio_lstm.device.runtime import StreamingClassifier
 
 __all__ = ["CLIP_MAX_SECONDS", "CLIP_TAIL_SECONDS", "NON_EVENT_LABELS", "main", "make_detector", "resolve_thresholds",
            "threshold_arg"]
@@ -95,8 +96,7 @@ def stream_events(classifier: StreamingClassifier, detector: Detector, path: Pat
     duration = check_header(path, warn, classifier.sample_rate, clip=False)
     name, rate, count, samples = display_name(path), classifier.sample_rate, 0, 0
     show = progress and duration > PROGRESS_MIN_SECONDS
-    with tqdm(total=round(duration, 1), unit="s", desc=name, file=sys.stderr, disable=not show,
-              leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s") as bar:
+    with ProgressLine(name, duration, sys.stderr, enabled=show) as bar:
         def warn_off_bar(message: str) -> None:
             bar.clear()
             warn(message)

@@ -1,11 +1,11 @@
-"""Events to an MQTT broker, with Home Assistant discovery (`listen --mqtt URL`; optional extra `mqtt`).
+"""Events to an MQTT broker, with Home Assistant discovery (`listen`/`serve --mqtt URL`; optional extra `mqtt`).
 
 `MqttEventPublisher` publishes each event as JSON (`Event.to_dict` plus ``event_type``, ``timestamp``
-in UTC, ``model_version`` and ``device``) to ``<prefix>/<device>/event`` with QoS 1. On every
-connection it publishes, retained: a Home Assistant discovery config for one event entity on
-``homeassistant/event/<device>/config`` (``event_types`` = the model's event labels) and ``online`` on
-``<prefix>/<device>/availability``; the broker publishes the retained last will ``offline`` there
-when the daemon vanishes, and `close` publishes it itself.
+in UTC, ``model_version``, ``device``; from `serve` also ``source``, the client's address) to
+``<prefix>/<device>/event`` with QoS 1. On every connection it publishes, retained: a Home Assistant
+discovery config for one event entity on ``homeassistant/event/<device>/config`` (``event_types`` =
+the model's event labels) and ``online`` on ``<prefix>/<device>/availability``; the broker publishes
+the retained last will ``offline`` there when the daemon vanishes, and `close` publishes it itself.
 
 paho's network thread reconnects with exponential back-off (1, 2, 4 ... 30 s). Events raised while
 the broker is away wait in a queue of `QUEUE_LIMIT` and are sent in order on reconnection; when the
@@ -145,11 +145,13 @@ class MqttEventPublisher:
 
     # -- payloads ------------------------------------------------------------------------------
 
-    def event_payload(self, event: Event) -> str:
-        """The JSON of one event (``event_type`` is what Home Assistant's event entity reads)."""
+    def event_payload(self, event: Event, source: str | None = None) -> str:
+        """The JSON of one event (``event_type`` is what Home Assistant's event entity reads; ``source``,
+        when given: where the audio came from, e.g. a `serve` client's address)."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
         return json.dumps({**event.to_dict(), "event_type": event.label, "timestamp": now,
-                           "model_version": self.model_version, "device": self.device_name})
+                           "model_version": self.model_version, "device": self.device_name,
+                           **({"source": source} if source else {})})
 
     def discovery_config(self) -> dict[str, Any]:
         """Home Assistant MQTT discovery config of the device's event entity."""
@@ -222,9 +224,9 @@ class MqttEventPublisher:
         self._hand(self.event_topic, payload)
         self.sent += 1
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Event, source: str | None = None) -> None:
         """Send the event now, or queue it while the broker is away (dropping the oldest when full)."""
-        payload = self.event_payload(event)
+        payload = self.event_payload(event, source)
         warn = False
         with self._lock:
             if self._closed:
@@ -282,7 +284,7 @@ class MqttEventPublisher:
 
 
 def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--mqtt URL`` and ``--mqtt-device-name NAME`` (for `listen`, and any later daemon command)."""
+    """``--mqtt URL`` and ``--mqtt-device-name NAME`` (for `listen` and `serve`)."""
     group = parser.add_argument_group("MQTT (needs the mqtt extra)")
     group.add_argument("--mqtt", metavar="URL", help="also publish events to this broker, with Home Assistant "
                        "discovery: mqtt://[user[:password]@]host[:port][/prefix] (default prefix "

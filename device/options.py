@@ -1,6 +1,6 @@
 """Options and detector set-up shared by `classify` and `listen`.
 
-Kept apart from `classify` so that the daemon's imports stay small (no soundfile, no tqdm).
+Kept apart from `classify` so that the daemon's imports stay small (no soundfile).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Every connection streams its own audio through its own classifier state and dete
 file is loaded once and its onnxruntime session shared. The protocol side lives in
 `audio_lstm.device.wyoming_handler` and needs the optional `wyoming` package
 (`pip install 'audio-lstm[wyoming]'`); without it this command says so and exits 2.
-SIGINT/SIGTERM stop it cleanly (exit 0).
+`--mqtt URL` (optional `mqtt` extra) also publishes every event of every connection, whatever
+wake words the client asked for, through one `MqttEventPublisher` for the whole process (the same
+topics and Home Assistant discovery as `listen --mqtt`). SIGINT/SIGTERM stop it cleanly (exit 0).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from audio_lstm.device.detector import DEFAULT_REFRACTORY_S
+from audio_lstm.device.detector import CROSSING, DEFAULT_REFRACTORY_S
 from audio_lstm.device.model_file import ModelFileError
-from audio_lstm.device.detector import CROSSING
+from audio_lstm.device.mqtt_events import MqttEventPublisher, MqttUnavailable, add_mqtt_arguments, publisher_from_args
 from audio_lstm.device.options import (
     add_report_argument,
     positive_int,
@@ -62,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="announce the server as _wyoming._tcp NAME (default name audio-lstm) for "
                         "discovery; needs the zeroconf package and a tcp:// URI")
     parser.add_argument("--debug", action="store_true", help="log connections and protocol details")
+    add_mqtt_arguments(parser)
     return parser
 
 
@@ -167,11 +170,13 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     from audio_lstm.device.wyoming_handler import WakeService
 
+    publisher: MqttEventPublisher | None = None
     try:
         classifier = StreamingClassifier(args.model, threads=args.threads)
         thresholds = resolve_thresholds(classifier.labels, classifier.info.thresholds, args.threshold)
         service = WakeService(classifier, thresholds, args.refractory_s, args.report)
-    except ModelFileError as error:
+        publisher = service.publisher = publisher_from_args(args, service.labels, classifier.info.model_version, warn)
+    except (ModelFileError, MqttUnavailable) as error:
         warn(str(error))
         return 2
     except ValueError as error:
@@ -185,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         pass
+    finally:
+        if publisher is not None:  # waits a little for queued events, then publishes `offline`
+            publisher.close()
+            LOG.info("%s", publisher.summary())
     return 0
 
 

@@ -10,7 +10,9 @@ for it before importing this module. Protocol, per connection:
   ``audio-start`` to the end of the event, where what follows the word begins), and after
   ``audio-stop`` the remaining ones, or ``not-detected`` when none fired in that stream.
 
-Inference runs in a worker thread (`asyncio.to_thread`), so clients progress side by side.
+Inference runs in a worker thread (`asyncio.to_thread`), so clients progress side by side. With a
+publisher (`serve --mqtt`), every event of every connection is also published, whether or not the
+client asked for its label, with the client's address as ``source``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
+from typing import TYPE_CHECKING
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
@@ -26,12 +29,14 @@ from wyoming.info import Attribution, Describe, Info, WakeModel, WakeProgram
 from wyoming.server import AsyncEventHandler
 from wyoming.wake import Detect, Detection, NotDetected
 
-from audio_lstm.device.detector import Event
+from audio_lstm.device.detector import CROSSING, Event
 from audio_lstm.device.labels import GLASS, KEYWORDS
-from audio_lstm.device.detector import CROSSING
 from audio_lstm.device.options import event_labels, make_detector
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.device.wake_stream import WakeStream
+
+if TYPE_CHECKING:
+    from audio_lstm.device.mqtt_events import MqttEventPublisher
 
 LOG = logging.getLogger("audio_lstm.serve")
 PROGRAM = "audio-lstm"
@@ -71,19 +76,21 @@ def build_info(classifier: StreamingClassifier) -> Info:
 
 
 class WakeService:
-    """What all connections share: one model (one onnxruntime session), thresholds, the `info` answer."""
+    """What all connections share: one model (one onnxruntime session), thresholds, the `info` answer,
+    and the optional MQTT publisher (one per process)."""
 
     def __init__(self, classifier: StreamingClassifier, thresholds: dict[str, float], refractory_s: float,
-                 report: str = CROSSING) -> None:
+                 report: str = CROSSING, publisher: MqttEventPublisher | None = None) -> None:
         self.classifier, self.thresholds, self.refractory_s = classifier, thresholds, refractory_s
-        self.report = report
+        self.report, self.publisher = report, publisher
         self.labels = event_labels(classifier.labels)
         self.info_event = build_info(classifier).event()
 
     def new_stream(self) -> WakeStream:
         """Fresh per-connection state on the shared session."""
         classifier = self.classifier.fork()
-        return WakeStream(classifier, make_detector(classifier, self.thresholds, refractory_s=self.refractory_s, report=self.report))
+        detector = make_detector(classifier, self.thresholds, refractory_s=self.refractory_s, report=self.report)
+        return WakeStream(classifier, detector)
 
     def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> WakeHandler:
         """The `wyoming` server's handler factory."""
@@ -167,7 +174,10 @@ class WakeHandler(AsyncEventHandler):
         await self._send(await asyncio.to_thread(stream.feed, chunk.audio, chunk.rate, chunk.width, chunk.channels))
 
     async def _send(self, events: list[Event]) -> None:
+        publisher = self.service.publisher
         for event in events:
+            if publisher is not None:  # never blocks: queued while the broker is away
+                publisher.publish(event, source=self.client)
             if self.names is not None and event.label not in self.names:
                 continue
             LOG.info("%s: %s at %.2f s (score %.2f)", self.client, event.label, event.end_s, event.score)

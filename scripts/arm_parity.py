@@ -10,7 +10,7 @@ Phases (each timed):
                 (default /tmp/audio-lstm-arm64; kept and reused, so reruns skip this)
   3. install    host builds a wheel of this repository (`pip wheel --no-deps`); inside the arm64
                 root a venv gets `pip install <wheel>`, i.e. the base package plus its deps from
-                PyPI (numpy, onnxruntime, soundfile, soxr, sounddevice, tqdm: aarch64 wheels),
+                PyPI (numpy, onnxruntime, soundfile, soxr, sounddevice: aarch64 wheels),
                 pinned to the host venv's versions so only the CPU differs (--no-pin: latest)
   4. x86        the probe (below) and `audio-lstm classify --clip --format jsonl` on the host venv
   5. arm64      the same two, emulated, inside the arm64 root (chroot via binfmt), once per
@@ -275,7 +275,7 @@ def _quote(text: str) -> str:
     return shlex.quote(text)
 
 
-RUNTIME_DEPS = ("numpy", "onnxruntime", "soundfile", "soxr", "sounddevice", "tqdm")
+RUNTIME_DEPS = ("numpy", "onnxruntime", "soundfile", "soxr", "sounddevice")
 
 
 def host_versions() -> dict[str, str]:

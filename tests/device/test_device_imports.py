@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 
-BLOCKED = ("torch", "librosa", "onnx", "matplotlib")  # the `train` extra; onnxruntime is allowed
+BLOCKED = ("torch", "librosa", "onnx", "matplotlib", "tqdm")  # the `train` extra; onnxruntime is allowed
 
 SCRIPT = textwrap.dedent(
     """
