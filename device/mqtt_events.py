@@ -171,7 +171,7 @@ class MqttEventPublisher:
 
     # -- paho callbacks (its network thread) ---------------------------------------------------
 
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:  # noqa: ARG002 - paho callback signature
         if reason.is_failure:
             self._went_down(f"the broker refused the connection ({reason})")
             return
@@ -184,18 +184,18 @@ class MqttEventPublisher:
             self._connected, self._warned_down, self._warned_full = True, False, False
         self.log(f"mqtt: connected to {self.broker.redacted}" + (f"; sent {waiting} queued events" if waiting else ""))
 
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:  # noqa: ARG002 - paho callback signature
         with self._lock:
             was_connected, self._connected = self._connected, False
             closing = self._closed
         if was_connected and not closing:
             self._went_down(f"lost the broker ({reason})")
 
-    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:  # noqa: ARG002 - paho callback signature
         with self._count_lock:  # paho holds its message lock here: never take self._lock
             self._acked += 1
 
-    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:  # noqa: ARG002 - paho callback signature
         self._went_down("cannot reach the broker")
 
     def _went_down(self, why: str) -> None:

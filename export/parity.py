@@ -41,9 +41,12 @@ class ParityReport:
         return "\n".join(
             [
                 f"parity on {self.clips} validation clips:",
-                f"  torch vs fp32 ONNX   max |diff| {self.torch_max_diff:.2e} (limit {TORCH_TOLERANCE:g}) {mark(self.torch_max_diff <= TORCH_TOLERANCE)}",
-                f"  int8 vs fp32 labels  agreement {self.int8_agreement:.2%} (target {AGREEMENT_TARGET:.0%}) {mark(self.int8_agreement >= AGREEMENT_TARGET)}",
-                f"  chunked vs one pass  max |diff| {self.streaming_max_diff:.2e} (limit {STREAMING_TOLERANCE:g}) {mark(self.streaming_max_diff <= STREAMING_TOLERANCE)}",
+                f"  torch vs fp32 ONNX   max |diff| {self.torch_max_diff:.2e} (limit {TORCH_TOLERANCE:g}) "
+                f"{mark(self.torch_max_diff <= TORCH_TOLERANCE)}",
+                f"  int8 vs fp32 labels  agreement {self.int8_agreement:.2%} (target {AGREEMENT_TARGET:.0%}) "
+                f"{mark(self.int8_agreement >= AGREEMENT_TARGET)}",
+                f"  chunked vs one pass  max |diff| {self.streaming_max_diff:.2e} (limit {STREAMING_TOLERANCE:g}) "
+                f"{mark(self.streaming_max_diff <= STREAMING_TOLERANCE)}",
             ]
         )
 
