@@ -1,4 +1,5 @@
-"""`audio-lstm listen` against a fake sounddevice stream: events as JSON lines, clean stop, retries."""
+"""`audio-lstm listen` against a fake sounddevice stream: events as JSON lines, clean stop, retries,
+stalls, device choice."""
 
 from __future__ import annotations
 
@@ -17,8 +18,36 @@ sd = pytest.importorskip("sounddevice")
 
 from conftest import test_signal  # noqa: E402
 
-from audio_lstm.device import daemon, listen  # noqa: E402
+from audio_lstm.device import daemon, listen, microphone  # noqa: E402
 from audio_lstm.device.detector import Event  # noqa: E402
+
+DEVICES = [
+    {"name": "Fake mic", "index": 0, "hostapi": 0, "max_input_channels": 1, "max_output_channels": 0,
+     "default_samplerate": 44100.0},
+    {"name": "Fake speaker", "index": 1, "hostapi": 0, "max_input_channels": 0, "max_output_channels": 2,
+     "default_samplerate": 48000.0},
+    {"name": "Other mic", "index": 2, "hostapi": 0, "max_input_channels": 2, "max_output_channels": 0,
+     "default_samplerate": 44100.0},
+    {"name": "USB mic", "index": 3, "hostapi": 0, "max_input_channels": 1, "max_output_channels": 0,
+     "default_samplerate": 44100.0},
+]
+
+
+def fake_query_devices(device=None, kind=None):  # noqa: ANN001, ANN201
+    """sounddevice.query_devices over `DEVICES`, with its matching rules for names (simplified)."""
+    if device is None and kind is None:
+        return list(DEVICES)
+    if isinstance(device, int):
+        if 0 <= device < len(DEVICES):
+            return DEVICES[device]
+        raise sd.PortAudioError(f"Error querying device {device}")
+    matches = [d for d in DEVICES if device.lower() in d["name"].lower() and (kind != "input" or d["max_input_channels"])]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ValueError(f"No {kind} device matching {device!r}")
+    raise ValueError(f"Multiple {kind} devices found for {device!r}:\n" +
+                     "\n".join(f"[{d['index']}] {d['name']}, ALSA" for d in matches))
 
 
 class Flags:
@@ -30,11 +59,18 @@ class Flags:
 
 
 class FakeInputStream:
-    """Plays `signal` through the callback in real-time-ish blocks, then sends SIGTERM to the process."""
+    """Plays `signal` through the callback in real-time-ish blocks, then sends SIGTERM to the process.
+
+    The first `stall_after` streams (a count) deliver 3 blocks and then nothing, as a stopped audio
+    server does; `close_blocks_s` makes abort() block that long, as closing a stalled stream does.
+    """
 
     signal = test_signal(1.0, 44100)
     opened: list[dict] = []
     failures_left = 0
+    stall_after = 0
+    close_blocks_s = 0.0
+    sigterm_at: list[float] = []
 
     def __init__(self, device=None, samplerate=None, channels=None, dtype=None, blocksize=None,  # noqa: ANN001
                  callback=None) -> None:  # noqa: ANN001
@@ -49,32 +85,47 @@ class FakeInputStream:
 
     def _play(self) -> None:
         audio = self.signal.astype(np.float32)
+        stalls = FakeInputStream.stall_after > 0
+        if stalls:
+            FakeInputStream.stall_after -= 1
         for index, start in enumerate(range(0, len(audio), self.blocksize)):
             if not self.active:
+                return
+            if stalls and index == 3:
+                while self.active:  # no more callbacks; the stream still says it is active
+                    time.sleep(0.01)
                 return
             block = audio[start : start + self.blocksize]
             block = np.pad(block, (0, self.blocksize - len(block)))[:, None]
             self.callback(block, self.blocksize, None, Flags(overflow=index == 3))
             time.sleep(0.002)
         time.sleep(0.1)
+        FakeInputStream.sigterm_at.append(time.monotonic())
         os.kill(os.getpid(), signal.SIGTERM)
 
-    def __enter__(self) -> "FakeInputStream":
+    def start(self) -> None:
         self.active = True
         self._thread.start()
-        return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def abort(self) -> None:
+        time.sleep(FakeInputStream.close_blocks_s)
         self.active = False
         self._thread.join(2)
+
+    def close(self) -> None:
+        self.active = False
 
 
 @pytest.fixture
 def fake_audio(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     FakeInputStream.opened = []
     FakeInputStream.failures_left = 0
+    FakeInputStream.stall_after = 0
+    FakeInputStream.close_blocks_s = 0.0
+    FakeInputStream.sigterm_at = []
     monkeypatch.setattr(sd, "InputStream", FakeInputStream)
-    monkeypatch.setattr(sd, "query_devices", lambda device=None, kind=None: {"default_samplerate": 44100.0})
+    monkeypatch.setattr(sd, "query_devices", fake_query_devices)
+    monkeypatch.setattr(microphone, "default_input_index", lambda sd: 0)
     # A stray SIGTERM must never kill the test run; listen installs and restores its own handler.
     def guard(*_) -> None:  # noqa: ANN002
         pass
@@ -96,14 +147,15 @@ def test_events_are_printed_as_json_lines_and_sigterm_stops(tiny_model, fake_aud
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert elapsed < 5
-    assert fake_audio.opened == [dict(device=None, samplerate=44100, channels=1, dtype="float32", blocksize=3528)]
+    assert fake_audio.opened == [dict(device=0, samplerate=44100, channels=1, dtype="float32", blocksize=3528)]
     lines = [json.loads(line) for line in captured.out.splitlines()]
     assert len(lines) == 1  # threshold 0: "yes" is open from the start and closed when the stream stops
     event = lines[0]
     assert set(event) == {"time", "label", "start_s", "end_s", "score"} and event["label"] == "yes"
     assert event["start_s"] == 0.0 and 0.9 < event["end_s"] < 1.1  # ~1 s of audio after resampling
     assert [json.loads(line) for line in events_file.read_text().splitlines()] == lines
-    assert "1 input overflows, 0 dropped chunks; 1 events" in captured.err
+    assert "1 input overflows, 0 dropped chunks, 0 stalls; 1 events" in captured.err
+    assert "listening on Fake mic (device 0) at 44100 Hz" in captured.err
     deadline = time.monotonic() + 5
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -121,7 +173,7 @@ def test_events_are_returned_at_the_crossing_by_default(tiny_model, fake_audio, 
 
 
 def test_device_errors_are_retried_with_backoff(tiny_model, fake_audio, monkeypatch, capsys) -> None:  # noqa: ANN001
-    monkeypatch.setattr(listen, "BACKOFF_START_S", 0.05)
+    monkeypatch.setattr(microphone, "BACKOFF_START_S", 0.05)
     fake_audio.failures_left = 2
     monkeypatch.setattr(fake_audio, "signal", test_signal(0.3, 44100))
     code = listen.main(["--model", str(tiny_model.int8), "--device", "3"])
