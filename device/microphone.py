@@ -110,6 +110,7 @@ class Daemon:
         self.device, self.chunk_ms, self.first = device, chunk_ms, first
         self.signals = StopSignals(hangup=worker.sink.request_reopen)
         self.watch = StallWatch(stall_s, lambda: capture.last_chunk)
+        self._stream: tuple[Any, InputDevice] | None = None
         self._reported = (0, 0, 0)
         self._next_report = time.monotonic() + REPORT_EVERY_S
 
@@ -152,10 +153,13 @@ class Daemon:
                         warn(f"{error}; reopening in {delay:g} s")
                     else:
                         warn(f"audio device error: {error}; retrying in {delay:g} s")
+                    self._close()
                     self._sleep(delay)
                     delay = min(delay * 2, BACKOFF_MAX_S)
                 device = None  # from now on the device is looked up again at each attempt
         finally:
+            self.worker.stop_soon()  # drains the queue while the stream closes
+            self._close()
             self.worker.finish()
             self.signals.restore()
             self.worker.sink.close()  # publishers flush what they still hold: their counts are final
@@ -190,24 +194,28 @@ class Daemon:
             stream = call_with_deadline(open_stream, OPEN_TIMEOUT_S, lambda: self.stopping, late=_close_stream)
         except HungCall as error:
             raise HungCall(f"opening {device} hangs ({error})") from error
+        self._stream = (stream, device)
         self.watch.start()
         warn(f"listening on {device} at {device.rate} Hz")
+        while not self.stopping and self.worker.is_alive():
+            time.sleep(POLL_S)
+            self._report()
+            if not stream.active:
+                raise DeviceLost("the input stream stopped")
+            silent = self.watch.check()
+            if silent is not None:
+                raise Stall(f"stalled: no audio from {device} for {silent:.1f} s")
+
+    def _close(self) -> None:
+        """Close the open stream, if any, giving up after CLOSE_TIMEOUT_S (it stays blocked on its thread)."""
+        if self._stream is None:
+            return
+        stream, device = self._stream
+        self._stream = None
         try:
-            while not self.stopping and self.worker.is_alive():
-                time.sleep(POLL_S)
-                self._report()
-                if not stream.active:
-                    raise DeviceLost("the input stream stopped")
-                silent = self.watch.check()
-                if silent is not None:
-                    raise Stall(f"stalled: no audio from {device} for {silent:.1f} s")
-        finally:
-            if self.stopping:
-                self.worker.stop_soon()  # drains the queue while the stream closes
-            try:
-                call_with_deadline(lambda: _close_stream(stream), CLOSE_TIMEOUT_S)
-            except HungCall:
-                warn(f"closing {device} did not finish within {CLOSE_TIMEOUT_S:g} s; leaving it behind")
+            call_with_deadline(lambda: _close_stream(stream), CLOSE_TIMEOUT_S)
+        except HungCall:
+            warn(f"closing {device} did not finish within {CLOSE_TIMEOUT_S:g} s; leaving it behind")
 
     def _report(self) -> None:
         now = time.monotonic()
