@@ -3,8 +3,10 @@ stalls, device choice."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -18,7 +20,7 @@ sd = pytest.importorskip("sounddevice")
 
 from conftest import test_signal  # noqa: E402
 
-from audio_lstm.device import daemon, listen, microphone  # noqa: E402
+from audio_lstm.device import daemon, listen, microphone, watchdog  # noqa: E402
 from audio_lstm.device.detector import Event  # noqa: E402
 
 DEVICES = [
@@ -225,3 +227,82 @@ def test_command_runner_sets_environment(tmp_path: Path) -> None:
     runner.close()
     assert runner.children == []
     assert out.read_text() == "glass_break 0.9123 1.500 2.250"
+
+
+def test_a_stalled_stream_is_reopened_and_counted(tiny_model, fake_audio, monkeypatch, capsys) -> None:  # noqa: ANN001
+    monkeypatch.setattr(microphone, "BACKOFF_START_S", 0.05)
+    monkeypatch.setattr(microphone, "REPORT_EVERY_S", 0.2)
+    fake_audio.stall_after = 1  # the first stream delivers 3 blocks, then nothing
+    code = listen.main(["--model", str(tiny_model.int8), "--stall-s", "0.5"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert len(fake_audio.opened) == 2
+    assert re.search(r"stalled: no audio from Fake mic \(device 0\) for 0\.[5-9] s; reopening in 0\.05 s", err), err
+    assert re.search(r"status: [01] input overflows, 0 dropped chunks, 1 stalls so far", err), err  # periodic
+    assert "1 input overflows, 0 dropped chunks, 1 stalls;" in err  # the exit summary
+
+
+def test_stop_is_bounded_when_closing_hangs_and_the_worker_is_behind(tiny_model, fake_audio, monkeypatch,
+                                                                     capsys) -> None:  # noqa: ANN001
+    fake_audio.close_blocks_s = 2.5  # as closing a stalled ALSA stream does (for ever, in fact)
+    feed = daemon.Worker._feed
+
+    def slow_feed(self, chunk) -> None:  # noqa: ANN001
+        time.sleep(0.25)  # 80 ms of audio take 250 ms: the queue fills up
+        feed(self, chunk)
+
+    monkeypatch.setattr(daemon.Worker, "_feed", slow_feed)
+    code = listen.main(["--model", str(tiny_model.int8)])
+    stop_s = time.monotonic() - fake_audio.sigterm_at[0]
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert stop_s < 2.0, f"{stop_s:.2f} s from SIGTERM to the end"
+    assert "closing Fake mic (device 0) did not finish within 1 s; leaving it behind" in err
+    assert "a stalled stream still blocks PortAudio; skipping its clean-up at exit" in err
+    deadline = time.monotonic() + 10
+    while watchdog.stuck_calls() and time.monotonic() < deadline:  # the fake's close ends after 2.5 s
+        time.sleep(0.05)
+    assert watchdog.stuck_calls() == 0
+    atexit.register(sd._exit_handler)  # unregistered by the daemon for this process's exit
+
+
+@pytest.mark.parametrize("device, message", [
+    ("99", "--device 99: no such device (devices are numbered 0 to 3); see `audio-lstm listen --list-devices`"),
+    ("1", "--device 1: Fake speaker (device 1) has no input channels"),
+    ("mic", "--device 'mic' matches several input devices: [0] Fake mic, ALSA; [2] Other mic, ALSA; [3] USB mic, ALSA; "
+            "give its index or more of its name"),
+    ("webcam", "--device 'webcam': No input device matching 'webcam'; see"),
+])
+def test_a_device_that_cannot_work_exits_2(tiny_model, fake_audio, capsys, device: str, message: str) -> None:  # noqa: ANN001
+    started = time.monotonic()
+    assert listen.main(["--model", str(tiny_model.int8), "--device", device]) == 2
+    assert time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert fake_audio.opened == []
+
+
+def test_no_input_device_at_all_exits_2(tiny_model, fake_audio, monkeypatch, capsys) -> None:  # noqa: ANN001
+    monkeypatch.setattr(microphone, "default_input_index", lambda sd: -1)
+    monkeypatch.setattr(sd, "query_devices", lambda device=None, kind=None: [DEVICES[1]])
+    assert listen.main(["--model", str(tiny_model.int8)]) == 2
+    assert capsys.readouterr().err == ("audio-lstm listen: no audio input device found; "
+                                       "see `audio-lstm listen --list-devices`\n")
+
+
+def test_a_device_that_vanishes_later_is_retried(tiny_model, fake_audio, monkeypatch, capsys) -> None:  # noqa: ANN001
+    monkeypatch.setattr(microphone, "BACKOFF_START_S", 0.05)
+    fake_audio.stall_after = 1
+    lookups = {"n": 0}
+
+    def vanishing(device=None, kind=None):  # noqa: ANN001, ANN202
+        lookups["n"] += 1
+        if lookups["n"] in (2, 3):  # after the first stream (looked up at start-up): gone for two attempts
+            raise ValueError(f"No input device matching {device!r}")
+        return fake_query_devices(device, kind)
+
+    monkeypatch.setattr(sd, "query_devices", vanishing)
+    assert listen.main(["--model", str(tiny_model.int8), "--device", "USB", "--stall-s", "0.3"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("audio device error: --device 'USB': No input device matching 'USB'") == 2, err
+    assert [opened["device"] for opened in fake_audio.opened] == [3, 3]
