@@ -9,6 +9,7 @@ owns the stream and the signals. `--exec` commands: `audio_lstm.device.hooks`; t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -211,10 +212,8 @@ class Worker(threading.Thread):
         open events are flushed. Does not wait (see `finish`)."""
         if self._stop_by is None:
             self._stop_by = time.monotonic() + drain_s
-        try:
+        with contextlib.suppress(queue.Full):  # when full, the worker sees `_stop_by` instead
             self.capture.queue.put_nowait(_STOP)
-        except queue.Full:
-            pass  # the worker sees `_stop_by` instead
 
     def finish(self, timeout: float | None = 2 * STOP_DRAIN_S) -> None:
         """Stop the worker and wait for it. With a timeout, a bounded stop (`stop_soon`, then wait up

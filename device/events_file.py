@@ -12,6 +12,7 @@ a buffer after a failure, and a line cut short by a full disk is ended before th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -94,10 +95,8 @@ class EventsFile:
 
     def _close(self) -> None:
         if self.fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self.fd)
-            except OSError:
-                pass
             self.fd = None
 
     def _fail(self, error: OSError) -> None:

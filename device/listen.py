@@ -149,17 +149,18 @@ def main(argv: list[str] | None = None) -> int:
         classifier = StreamingClassifier(args.model, threads=args.threads)
         thresholds = resolve_thresholds(classifier.labels, classifier.info.thresholds, args.threshold)
         runner = CommandRunner(args.command, args.exec_output) if args.command else None
+        labels = list(event_labels(classifier.labels))
+        publisher = publisher_from_args(args, labels, classifier.info.model_version, warn)
         first = None if sd is None else first_device(sd, args.device)  # a --device that cannot work: exit 2
-        publisher = publisher_from_args(args, list(event_labels(classifier.labels)), classifier.info.model_version, warn)
         sink = EventSink(sys.stdout, args.events_file, runner, [publisher] if publisher else [])
-    except (ModelFileError, InputError, MqttUnavailable, DeviceChoiceError) as error:
-        warn(str(error))
-        return 2
-    except (ValueError, OSError) as error:
+    except (ModelFileError, InputError, MqttUnavailable, DeviceChoiceError, ValueError, OSError) as error:
         if publisher is not None:
             publisher.close(timeout=0)
-        parser.print_usage(sys.stderr)
-        warn(f"error: {error}")
+        if isinstance(error, (ModelFileError, InputError, MqttUnavailable, DeviceChoiceError)):
+            warn(str(error))
+        else:
+            parser.print_usage(sys.stderr)
+            warn(f"error: {error}")
         return 2
     capture = CaptureQueue(max(4, int(QUEUE_SECONDS * 1000 / args.chunk_ms)))
     worker = Worker(capture, classifier, make_detector(classifier, thresholds, report=args.report), sink)

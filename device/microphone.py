@@ -21,6 +21,7 @@ from typing import Any
 
 from audio_lstm.device.daemon import CaptureQueue, StopSignals, Worker
 from audio_lstm.device.messages import PROG, warn
+from audio_lstm.device.stderr_filter import NativeStderrFilter
 from audio_lstm.device.watchdog import HungCall, StallWatch, Stopped, call_with_deadline, release_at_exit
 
 FALLBACK_RATE = 16000  # capture rate when the device does not say
@@ -134,6 +135,8 @@ class Daemon:
                 return 2
             except self.sd.PortAudioError:
                 pass  # looked up again at the first attempt
+        native_stderr = NativeStderrFilter()
+        native_stderr.install()  # PortAudio's repeated C assertions while a device is gone
         self.signals.install()
         self.worker.start()
         delay = BACKOFF_START_S
@@ -163,6 +166,7 @@ class Daemon:
             self.worker.finish()
             self.signals.restore()
             self.worker.sink.close()  # publishers flush what they still hold: their counts are final
+            native_stderr.remove()
             overflows, dropped = self.capture.counts()
             warn(f"stopped after {self.worker.seconds:.1f} s of audio; {overflows} input overflows, "
                  f"{dropped} dropped chunks, {self.watch.count} stalls; {self.worker.sink.summary()}")

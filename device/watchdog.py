@@ -14,6 +14,7 @@ would block the same way) is skipped: `release_at_exit`.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -57,10 +58,8 @@ class _Call(Generic[T]):
             with _stuck_lock:
                 _stuck -= 1
             if self.late is not None and self.error is None:
-                try:
+                with contextlib.suppress(Exception):  # nothing left to tell
                     self.late(self.result)  # type: ignore[arg-type]
-                except Exception:  # noqa: BLE001, S110 - nothing left to tell
-                    pass
 
     def abandon(self) -> bool:
         """Mark as given up on; False when it finished meanwhile."""

@@ -43,7 +43,8 @@ def fake_query_devices(device=None, kind=None):  # noqa: ANN001, ANN201
         if 0 <= device < len(DEVICES):
             return DEVICES[device]
         raise sd.PortAudioError(f"Error querying device {device}")
-    matches = [d for d in DEVICES if device.lower() in d["name"].lower() and (kind != "input" or d["max_input_channels"])]
+    matches = [d for d in DEVICES
+               if device.lower() in d["name"].lower() and (kind != "input" or d["max_input_channels"])]
     if len(matches) == 1:
         return matches[0]
     if not matches:

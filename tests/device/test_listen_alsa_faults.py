@@ -10,9 +10,9 @@ active, and closing it blocks until the pacer goes on. Device choice errors use 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_listen_alsa import DEVICE, PACER, PROBE, _asoundrc, _env, _stream_audio  # noqa: E402
 
 STALL_S = 1.0  # --stall-s of the stall test
@@ -155,10 +154,8 @@ def test_stalled_capture_is_warned_about_reopened_and_counted(tmp_path, capture_
         stop_s = time.monotonic() - signalled
     finally:
         for pid in stopped:  # the stalled pacer goes on, sees the end of its pipe and exits
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
         daemon.kill()
     daemon.finish()
     err = daemon.stderr()
@@ -207,3 +204,39 @@ def test_ambiguous_device_name_exits_2_listing_the_candidates(tmp_path: Path) ->
     assert err.count("\n") == 1, err
     assert "--device 'audiolstm_twin' matches several input devices" in err
     assert "audiolstm_twin_left" in err and "audiolstm_twin_right" in err and "--list-devices" in err
+
+
+def test_a_vanished_device_is_retried_quietly_until_it_comes_back(tmp_path, capture_device) -> None:  # noqa: ANN001
+    """The capture stalls and its source file disappears: every reopen fails inside alsa-lib and
+    PortAudio, which print the same five lines each time; shown once, then counted."""
+    env, found, pacer = capture_device
+    infile, gone = tmp_path / "capture.f32", tmp_path / "capture.f32.gone"
+    name = f"{DEVICE} (device {found['index']})"
+    daemon = Daemon(["--device", DEVICE, "--stall-s", str(STALL_S)], env, tmp_path)
+    stopped: list[int] = []
+    try:
+        daemon.wait_for(f"listening on {name}")
+        time.sleep(1.0)
+        infile.rename(gone)
+        stopped = _pacers(daemon.process.pid, pacer)
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        daemon.wait_for(f"stalled: no audio from {name}", timeout=STALL_NOTICE_S)
+        daemon.wait_for("audio device error:", count=2, timeout=REOPEN_S)  # after 1 s, then 2 s of back-off
+        assert "retrying in 4 s" in daemon.stderr()
+        gone.rename(infile)  # the device is back
+        daemon.wait_for(f"listening on {name}", count=2, timeout=REOPEN_S)
+        daemon.process.send_signal(signal.SIGTERM)
+        code = daemon.process.wait(30)
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        daemon.kill()
+    daemon.finish()
+    err = daemon.stderr()
+    assert code == 0, err
+    assert err.count("Expression 'ret' failed in 'src/hostapi/alsa/pa_linux_alsa.c'") == 1, err
+    assert err.count("ALSA lib pcm_file.c") == 1, err
+    suppressed = [line for line in err.splitlines() if "more PortAudio/ALSA messages suppressed" in line]
+    assert len(suppressed) == 1 and int(suppressed[0].split("(")[1].split()[0]) >= 4, err

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_listen_input import DEMO, demo, int16, reference  # noqa: F401 - fixtures
 
 WAIT_S = 60.0  # start-up (imports, model load) and 12 s of audio, as fast as the machine goes
