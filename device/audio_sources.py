@@ -207,14 +207,14 @@ def play(source: AudioSource, worker: Worker, capture: CaptureQueue, realtime: b
 
     0: end of input or stopped; 1: processing failed; 2: unusable input (InputError).
     """
-    signals = StopSignals()
+    signals = StopSignals(hangup=worker.sink.request_reopen)  # SIGHUP reopens --events-file
     stopping: Stopping = lambda: signals.stopping  # noqa: E731
     signals.install()
     worker.start()
     code = 0
     try:
         source.start(stopping)
-        worker.restart(source.rate)
+        worker.restart(source.rate, stopping)
         started, fed = time.monotonic(), 0
         while worker.is_alive() and not stopping():
             block = source.read(stopping)
@@ -236,5 +236,5 @@ def play(source: AudioSource, worker: Worker, capture: CaptureQueue, realtime: b
         warn(f"processing failed: {type(worker.error).__name__}: {worker.error}")
         return 1
     how = "stopped" if signals.stopping else "end of input"
-    warn(f"{how} after {worker.seconds:.1f} s of audio from {source.description}; {worker.sink.count} events")
+    warn(f"{how} after {worker.seconds:.1f} s of audio from {source.description}; {worker.sink.summary()}")
     return code

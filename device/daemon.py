@@ -1,25 +1,23 @@
-"""Building blocks of the live daemon (`audio-lstm listen`): capture queue, processing worker,
-event output and fire-and-forget commands. Torch-free; sounddevice is passed in, not imported.
+"""Building blocks of the live daemon (`audio-lstm listen`): capture queue, signals, processing
+worker and event output. Torch-free; sounddevice is passed in, not imported.
 
 Threads: PortAudio's callback only copies audio into a bounded queue; one worker thread resamples,
-classifies, detects and emits events; the main thread owns the stream and the signals.
+classifies, detects and emits events (and reopens the events file after SIGHUP); the main thread
+owns the stream and the signals. `--exec` commands: `audio_lstm.device.hooks`; the events file:
+`audio_lstm.device.events_file`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
-import os
 import queue
-import shlex
-import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -27,14 +25,15 @@ import numpy as np
 import soxr
 
 from audio_lstm.device.detector import Detector, Event
+from audio_lstm.device.events_file import EventsFile
+from audio_lstm.device.hooks import CommandRunner
+from audio_lstm.device.messages import PROG, warn
 from audio_lstm.device.runtime import StreamingClassifier
 
-PROG = "audio-lstm listen"
-MAX_CHILDREN = 8  # --exec commands still running beyond this are not started again (reported)
+__all__ = ["PROG", "CaptureQueue", "CommandRunner", "EventSink", "StopSignals", "Worker", "warn"]
 
-
-def warn(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+POLL_S = 0.1  # the worker's longest wait for audio: how soon it sees a stop or a reopen request
+STOP_DRAIN_S = 0.5  # on a stop, queued audio is still processed for this long, then dropped
 
 
 class CaptureQueue:
@@ -44,9 +43,11 @@ class CaptureQueue:
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=max_chunks)
         self.overflows = 0  # PortAudio reported input overflow (audio lost before us)
         self.dropped = 0  # chunks thrown away because the worker fell behind
+        self.last_chunk = 0.0  # time.monotonic() of the latest callback (the stall watchdog reads it)
 
     def callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:  # noqa: ARG002
         """sounddevice InputStream callback: copy the first channel, never block."""
+        self.last_chunk = time.monotonic()
         if status and getattr(status, "input_overflow", False):
             self.overflows += 1
         try:
@@ -55,74 +56,43 @@ class CaptureQueue:
             self.dropped += 1
 
     def counts(self) -> tuple[int, int]:
+        """(input overflows, dropped chunks) so far."""
         return self.overflows, self.dropped
 
 
 class StopSignals:
-    """SIGINT/SIGTERM set `stopping` (a plain flag: safe inside a handler) between `install` and `restore`.
+    """SIGINT/SIGTERM set `stopping` (a plain flag: safe inside a handler) between `install` and `restore`;
+    SIGHUP calls `hangup` (which must only set a flag), e.g. `EventSink.request_reopen`.
 
     Only the main thread may install handlers; elsewhere both calls do nothing.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hangup: Callable[[], None] | None = None) -> None:
         self.stopping = False
+        self.hangup = hangup
         self._previous: dict[int, Any] = {}
 
     def request_stop(self, *_: Any) -> None:
+        """Signal handler: ask the daemon to stop."""
         self.stopping = True
 
+    def _hangup(self, *_: Any) -> None:
+        if self.hangup is not None:
+            self.hangup()
+
     def install(self) -> None:
+        """Install the handlers (main thread only), remembering the previous ones."""
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self.request_stop)
+            if self.hangup is not None and hasattr(signal, "SIGHUP"):
+                self._previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._hangup)
 
     def restore(self) -> None:
+        """Put the previous handlers back."""
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous = {}
-
-
-class CommandRunner:
-    """Runs `--exec` for each event without a shell and without waiting for it."""
-
-    def __init__(self, command: str) -> None:
-        try:
-            self.argv = shlex.split(command)
-        except ValueError as error:
-            raise ValueError(f"--exec: cannot parse {command!r}: {error}") from error
-        if not self.argv:
-            raise ValueError("--exec: empty command")
-        if shutil.which(self.argv[0]) is None:
-            raise ValueError(f"--exec: command not found: {self.argv[0]}")
-        self.children: list[subprocess.Popen] = []
-
-    def reap(self) -> None:
-        """Forget children that have finished (poll() collects their exit status)."""
-        self.children = [child for child in self.children if child.poll() is None]
-
-    def run(self, event: Event) -> None:
-        self.reap()
-        if len(self.children) >= MAX_CHILDREN:
-            warn(f"--exec: {len(self.children)} commands still running; not starting another for {event.label}")
-            return
-        env = dict(
-            os.environ,
-            AUDIO_LSTM_LABEL=event.label,
-            AUDIO_LSTM_SCORE=f"{event.score:.4f}",
-            AUDIO_LSTM_START_S=f"{event.start_s:.3f}",
-            AUDIO_LSTM_END_S=f"{event.end_s:.3f}",
-        )
-        try:
-            child = subprocess.Popen(self.argv, env=env, stdin=subprocess.DEVNULL, close_fds=True,
-                                     start_new_session=True)  # a Ctrl-C at the terminal is ours, not theirs
-        except OSError as error:
-            warn(f"--exec: cannot run {self.argv[0]}: {error}")
-            return
-        self.children.append(child)
-
-    def close(self) -> None:
-        """Reap what has finished; still-running commands are left to finish on their own."""
-        self.reap()
 
 
 class Publisher(Protocol):
@@ -137,24 +107,41 @@ class Publisher(Protocol):
 
 class EventSink:
     """Each event as one JSON line on stdout (flushed), appended to the events file, --exec, and
-    handed to each publisher."""
+    handed to each publisher. OSError from opening `events_file` propagates (a usage error)."""
 
     def __init__(self, out: TextIO, events_file: Path | None = None, runner: CommandRunner | None = None,
                  publishers: Sequence[Publisher] = ()) -> None:
         self.out = out
         self.runner = runner
         self.publishers = tuple(publishers)
-        self.file = open(events_file, "a", encoding="utf-8") if events_file else None  # noqa: SIM115
+        self.file = EventsFile(events_file) if events_file else None
         self.count = 0
         self.closed = False
+        self._hangups = 0  # SIGHUPs received (a counter, set in the signal handler)
+        self._hangups_seen = 0
+
+    def request_reopen(self) -> None:
+        """SIGHUP handler: reopen the events file (log rotation) soon, from the worker thread."""
+        self._hangups += 1
+        if self.file is not None:
+            self.file.request_reopen()
+
+    def poll(self) -> None:
+        """Called by the worker between chunks: carries out a requested reopen."""
+        if self._hangups != self._hangups_seen:
+            self._hangups_seen = self._hangups
+            if self.file is None:
+                warn("SIGHUP: no --events-file to reopen; going on")
+        if self.file is not None:
+            self.file.poll()
 
     def emit(self, event: Event) -> None:
+        """Send `event` to every output."""
         record = {"time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"), **event.to_dict()}
         line = json.dumps(record)
         print(line, file=self.out, flush=True)
         if self.file is not None:
-            self.file.write(line + "\n")
-            self.file.flush()
+            self.file.write(line)
         if self.runner is not None:
             self.runner.run(event)
         for publisher in self.publishers:
@@ -174,8 +161,9 @@ class EventSink:
             self.file.close()
 
     def summary(self) -> str:
-        """For the daemon's exit line: events emitted, and each publisher's own summary."""
-        return "; ".join([f"{self.count} events", *(publisher.summary() for publisher in self.publishers)])
+        """For the daemon's exit line: events emitted, events the file missed, each publisher's summary."""
+        parts = [f"{self.count} events", self.file.summary() if self.file is not None else ""]
+        return "; ".join(part for part in [*parts, *(publisher.summary() for publisher in self.publishers)] if part)
 
 
 class _Restart:
@@ -202,33 +190,58 @@ class Worker(threading.Thread):
         self.resampler: soxr.ResampleStream | None = None
         self.offset_s = 0.0  # stream time at the start of the current segment
         self.error: BaseException | None = None
+        self._stop_by: float | None = None  # set by finish(): queued audio is dropped after this time
 
     @property
     def seconds(self) -> float:
         """Seconds of audio processed so far, all segments together."""
         return self.offset_s + self.classifier.frames_processed * self.classifier.frame_seconds
 
-    def restart(self, rate: int) -> None:
-        """Called from the main thread when a stream opens (blocks only while the queue is full)."""
-        self.capture.queue.put(_Restart(rate))
+    def restart(self, rate: int, stopping: Callable[[], bool] = lambda: False) -> None:
+        """Called from the main thread when a stream opens; waits while the queue is full, unless
+        the worker has ended or `stopping()`."""
+        while self.is_alive() and not stopping():
+            try:
+                self.capture.queue.put(_Restart(rate), timeout=POLL_S)
+                return
+            except queue.Full:
+                pass
 
-    def finish(self, timeout: float | None = 1.0) -> None:
-        """Ask the worker to drain the queue, flush open events and stop; wait up to `timeout`
-        (None: until all queued audio is processed, as at the end of a file)."""
-        if self.is_alive():
-            deadline = None if timeout is None else time.monotonic() + timeout / 2
-            while self.is_alive() and (deadline is None or time.monotonic() < deadline):
+    def stop_soon(self, drain_s: float = STOP_DRAIN_S) -> None:
+        """Ask the worker to stop: queued audio is still processed for up to `drain_s`, then dropped;
+        open events are flushed. Does not wait (see `finish`)."""
+        if self._stop_by is None:
+            self._stop_by = time.monotonic() + drain_s
+        with contextlib.suppress(queue.Full):  # when full, the worker sees `_stop_by` instead
+            self.capture.queue.put_nowait(_STOP)
+
+    def finish(self, timeout: float | None = 2 * STOP_DRAIN_S) -> None:
+        """Stop the worker and wait for it. With a timeout, a bounded stop (`stop_soon`, then wait up
+        to `timeout` in all); None: all queued audio is processed first, as at the end of a file."""
+        if not self.is_alive():
+            return
+        if timeout is None:
+            while self.is_alive():
                 try:
-                    self.capture.queue.put(_STOP, timeout=0.1)
+                    self.capture.queue.put(_STOP, timeout=POLL_S)
                     break
                 except queue.Full:
                     pass
-            self.join(timeout)
+            self.join()
+            return
+        self.stop_soon(min(STOP_DRAIN_S, timeout / 2))
+        self.join(max(0.0, self._stop_by + timeout / 2 - time.monotonic()))  # type: ignore[operator]
 
     def run(self) -> None:
         try:
             while True:
-                item = self.capture.queue.get()
+                if self._stop_by is not None and time.monotonic() >= self._stop_by:
+                    break
+                try:
+                    item = self.capture.queue.get(timeout=POLL_S)
+                except queue.Empty:
+                    self.sink.poll()
+                    continue
                 if item is _STOP:
                     break
                 if isinstance(item, _Restart):
@@ -238,6 +251,7 @@ class Worker(threading.Thread):
                         item.rate, rate, 1, dtype="float32", quality="HQ")
                 else:
                     self._feed(item)
+                    self.sink.poll()
             self._end_segment()
         except BaseException as error:  # noqa: BLE001 - reported by the main thread
             self.error = error

@@ -7,45 +7,45 @@ Captures mono float32 at the input device's default rate (16 kHz when unknown), 
 model rate in a worker thread and runs the same classifier + detector as `audio-lstm classify`,
 returning each event when its score crosses the threshold (`--report crossing`, the default; see
 `audio_lstm.device.detector`). Events go to stdout, `--events-file`, `--exec` and `--mqtt`
-(`audio_lstm.device.mqtt_events`). Stops cleanly on SIGINT/SIGTERM; a failing or vanished device
-is retried with exponential back-off.
+(`audio_lstm.device.mqtt_events`). Stops cleanly on SIGINT/SIGTERM; SIGHUP reopens `--events-file`
+(log rotation). A failing or vanished device and a stalled stream (no audio for `--stall-s`) are
+retried with exponential back-off (`audio_lstm.device.microphone`); a `--device` that cannot work
+at start-up is a usage error (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 from audio_lstm.device.audio_sources import RAW_CHANNELS, RAW_RATE, InputError, open_input, play
-from audio_lstm.device.daemon import PROG, CaptureQueue, CommandRunner, EventSink, StopSignals, Worker, warn
+from audio_lstm.device.daemon import PROG, CaptureQueue, EventSink, Worker, warn
 from audio_lstm.device.detector import CROSSING
+from audio_lstm.device.hooks import OUTPUT_MODES, CommandRunner
+from audio_lstm.device.microphone import DEFAULT_STALL_S, Daemon, DeviceChoiceError, InputDevice, resolve_device
 from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.mqtt_events import MqttUnavailable, add_mqtt_arguments, publisher_from_args
 from audio_lstm.device.options import (
     add_report_argument,
     event_labels,
     make_detector,
+    number_in,
     positive_int,
     resolve_thresholds,
     threshold_arg,
 )
 from audio_lstm.device.runtime import StreamingClassifier
 
-FALLBACK_RATE = 16000  # capture rate when the device does not say
-BACKOFF_START_S, BACKOFF_MAX_S = 1.0, 30.0  # retry delays after device errors: 1, 2, 4, ... 30 s
-BACKOFF_RESET_S = 60.0  # a stream that ran this long resets the back-off
 QUEUE_SECONDS = 5.0  # audio the capture queue holds before dropping chunks
-REPORT_EVERY_S = 60.0  # period of the overflow report on stderr (only when counts changed)
-POLL_S = 0.1  # main-thread reaction time to signals and stream failures
 DEFAULT_REPORT = CROSSING  # events are returned when their score crosses the threshold (--report)
 
 
-class DeviceLost(RuntimeError):
-    """The input stream stopped on its own (device unplugged, driver error)."""
+def seconds_arg(text: str) -> float:
+    """argparse type for a duration in seconds (> 0)."""
+    return number_in(text, lambda number: 0 < number < math.inf, "seconds > 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,10 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="detection threshold of a label, overriding the model's (repeatable; "
                              "default: the thresholds stored in the model)")
     parser.add_argument("--events-file", type=Path,
-                        help="also append each event's JSON line to this file (default: stdout only)")
+                        help="also append each event's JSON line to this file; a failing write is warned about "
+                        "once and retried later (events still go to stdout); SIGHUP reopens it, for log "
+                        "rotation (default: stdout only)")
     parser.add_argument("--exec", dest="command", metavar="CMD", help="run CMD (no shell) for each event, with "
-                        "AUDIO_LSTM_LABEL, AUDIO_LSTM_SCORE, AUDIO_LSTM_START_S, AUDIO_LSTM_END_S set "
+                        "AUDIO_LSTM_LABEL, AUDIO_LSTM_SCORE, AUDIO_LSTM_START_S, AUDIO_LSTM_END_S set; its stdout "
+                        "and stderr go to the daemon's stderr as 'exec[PID]: LINE' (never to stdout, which "
+                        "carries only events), or to /dev/null (--exec-output null); at most 8 run at once "
                         "(default: none)")
+    parser.add_argument("--exec-output", choices=OUTPUT_MODES, default="stderr",
+                        help="where --exec commands' output goes (default stderr)")
+    parser.add_argument("--stall-s", type=seconds_arg, default=DEFAULT_STALL_S, metavar="SECONDS",
+                        help="no audio from the microphone for this long is a stall: warned about, counted, and "
+                             f"the stream reopened (default {DEFAULT_STALL_S:g})")
     parser.add_argument("--chunk-ms", type=positive_int, default=80, help="capture block length (default 80 ms)")
     parser.add_argument("--input", metavar="FILE|-", help="instead of a microphone, read a file (any format soundfile "
                         "reads) or, with -, stdin: raw 16-bit little-endian PCM or a WAV stream; exits at its end "
@@ -97,93 +106,18 @@ def list_devices(sd: ModuleType) -> int:
 
 
 def parse_device(text: str | None) -> int | str | None:
+    """`--device`: an index when all digits, else a name substring; None for the default."""
     return int(text) if text is not None and text.strip().isdigit() else text
 
 
-def device_rate(sd: ModuleType, device: int | str | None) -> int:
-    """The device's default input rate, or FALLBACK_RATE when it cannot be asked."""
+def first_device(sd: ModuleType, text: str | None) -> InputDevice | None:
+    """The device `--device TEXT` names, looked up at start-up; DeviceChoiceError when none can work,
+    None when PortAudio cannot be asked now (the daemon looks again when it opens the stream)."""
     try:
-        rate = int(sd.query_devices(device, "input")["default_samplerate"])
-    except Exception:  # noqa: BLE001 - no device yet, unknown name, odd host API
-        rate = 0
-    return rate if rate > 0 else FALLBACK_RATE
-
-
-class Daemon:
-    """Main-thread loop: open the stream, watch it, retry on device errors, stop on signals."""
-
-    def __init__(self, sd: ModuleType, worker: Worker, capture: CaptureQueue, device: int | str | None,
-                 chunk_ms: int) -> None:
-        self.sd, self.worker, self.capture = sd, worker, capture
-        self.device, self.chunk_ms = device, chunk_ms
-        self.signals = StopSignals()
-        self._reported = (0, 0)
-        self._next_report = time.monotonic() + REPORT_EVERY_S
-
-    @property
-    def stopping(self) -> bool:
-        return self.signals.stopping
-
-    def request_stop(self, *_: Any) -> None:
-        self.signals.request_stop()
-
-    def run(self) -> int:
-        self.signals.install()
-        self.worker.start()
-        delay = BACKOFF_START_S
-        try:
-            while not self.stopping and self.worker.is_alive():
-                started = time.monotonic()
-                try:
-                    self._capture()
-                except (self.sd.PortAudioError, DeviceLost, ValueError) as error:
-                    if self.stopping:
-                        break
-                    if time.monotonic() - started >= BACKOFF_RESET_S:
-                        delay = BACKOFF_START_S
-                    warn(f"audio device error: {error}; retrying in {delay:g} s")
-                    self._sleep(delay)
-                    delay = min(delay * 2, BACKOFF_MAX_S)
-        finally:
-            self.worker.finish()
-            self.signals.restore()
-            self.worker.sink.close()  # publishers flush what they still hold: their counts are final
-            overflows, dropped = self.capture.counts()
-            warn(f"stopped after {self.worker.seconds:.1f} s of audio; {overflows} input overflows, "
-                 f"{dropped} dropped chunks; {self.worker.sink.summary()}")
-        if self.worker.error is not None:
-            warn(f"processing failed: {type(self.worker.error).__name__}: {self.worker.error}")
-            return 1
-        return 0
-
-    def _capture(self) -> None:
-        """One stream's life: returns on stop, raises on device failure."""
-        rate = device_rate(self.sd, self.device)
-        self.worker.restart(rate)
-        blocksize = max(1, round(rate * self.chunk_ms / 1000))
-        with self.sd.InputStream(device=self.device, samplerate=rate, channels=1, dtype="float32",
-                                 blocksize=blocksize, callback=self.capture.callback) as stream:
-            warn(f"listening on {self.device if self.device is not None else 'the default input'} at {rate} Hz")
-            while not self.stopping and self.worker.is_alive():
-                time.sleep(POLL_S)
-                self._report()
-                if not stream.active:
-                    raise DeviceLost("the input stream stopped")
-
-    def _report(self) -> None:
-        now = time.monotonic()
-        if now < self._next_report:
-            return
-        self._next_report = now + REPORT_EVERY_S
-        counts = self.capture.counts()
-        if counts != self._reported:
-            self._reported = counts
-            warn(f"{counts[0]} input overflows, {counts[1]} dropped chunks so far")
-
-    def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self.stopping and time.monotonic() < deadline:
-            time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
+        return resolve_device(sd, parse_device(text))
+    except sd.PortAudioError as error:
+        warn(f"cannot look up audio devices now: {error}")
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,24 +148,26 @@ def main(argv: list[str] | None = None) -> int:
                                                              args.chunk_ms)
         classifier = StreamingClassifier(args.model, threads=args.threads)
         thresholds = resolve_thresholds(classifier.labels, classifier.info.thresholds, args.threshold)
-        runner = CommandRunner(args.command) if args.command else None
-        publisher = publisher_from_args(args, list(event_labels(classifier.labels)), classifier.info.model_version, warn)
+        runner = CommandRunner(args.command, args.exec_output) if args.command else None
+        labels = list(event_labels(classifier.labels))
+        publisher = publisher_from_args(args, labels, classifier.info.model_version, warn)
+        first = None if sd is None else first_device(sd, args.device)  # a --device that cannot work: exit 2
         sink = EventSink(sys.stdout, args.events_file, runner, [publisher] if publisher else [])
-    except (ModelFileError, InputError, MqttUnavailable) as error:
-        warn(str(error))
-        return 2
-    except (ValueError, OSError) as error:
+    except (ModelFileError, InputError, MqttUnavailable, DeviceChoiceError, ValueError, OSError) as error:
         if publisher is not None:
             publisher.close(timeout=0)
-        parser.print_usage(sys.stderr)
-        warn(f"error: {error}")
+        if isinstance(error, (ModelFileError, InputError, MqttUnavailable, DeviceChoiceError)):
+            warn(str(error))
+        else:
+            parser.print_usage(sys.stderr)
+            warn(f"error: {error}")
         return 2
     capture = CaptureQueue(max(4, int(QUEUE_SECONDS * 1000 / args.chunk_ms)))
     worker = Worker(capture, classifier, make_detector(classifier, thresholds, report=args.report), sink)
     try:
         if source is not None:
             return play(source, worker, capture, args.realtime)
-        return Daemon(sd, worker, capture, parse_device(args.device), args.chunk_ms).run()
+        return Daemon(sd, worker, capture, parse_device(args.device), args.chunk_ms, args.stall_s, first).run()
     finally:
         sink.close()
 
