@@ -27,8 +27,9 @@ from audio_lstm.augment.signal import NoiseBank
 from audio_lstm.augment.training_streams import StreamConfig, StreamSampler
 from audio_lstm.data.readers import Clip, Corpus
 from audio_lstm.device.audio_io import load_audio
+from audio_lstm.device.decisions import smoothing_frames_for
 from audio_lstm.device.features import MfccConfig
-from audio_lstm.device.frame_stack import step_smoothing
+from audio_lstm.device.frame_stack import step_seconds
 from audio_lstm.device.labels import KEYWORDS, SILENCE, UNKNOWN
 from audio_lstm.evaluation.clip_eval import ClipSet, evaluate_clips
 from audio_lstm.export.onnx_import import load_trained_model
@@ -217,7 +218,7 @@ def train(
     teachers = TeacherEnsemble(cfg.teachers, model_cfg, mfcc_cfg, device) if cfg.teachers else None
     averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)) if cfg.ema_decay > 0 else None
     scored: KeywordLSTM = averaged.module if averaged is not None else model  # what is validated and saved
-    smoothing = step_smoothing(mfcc_cfg, model_cfg.frame_stack)
+    smoothing = smoothing_frames_for(step_seconds(mfcc_cfg, model_cfg.frame_stack))
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"val_accuracy": -1.0}
     state = None

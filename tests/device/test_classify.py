@@ -59,7 +59,7 @@ def test_clip_jsonl_contract(tiny_model, clips, capsys) -> None:  # noqa: ANN001
         # Same as scoring the clip plus CLIP_TAIL_SECONDS of zeros directly.
         audio = load_audio(path)
         padded = np.concatenate([audio, np.zeros(int(CLIP_TAIL_SECONDS * 16000), np.float32)])
-        label, score = clip_label(classifier.predict_clip(padded), classifier.labels)
+        label, score = clip_label(classifier.predict_clip(padded), classifier.labels, classifier.smoothing_frames)
         assert (record["label"], record["score"]) == (label, round(score, 4))
     assert CLIP_TAIL_SECONDS == 0.3
 
@@ -124,7 +124,7 @@ def test_events_match_offline_detection(tiny_model, tmp_path, write_wav, capsys)
     # Thresholds just under each label's top smoothed score, so some events surely happen.
     from audio_lstm.device.decisions import smooth
 
-    peaks = smooth(scores).max(axis=0)
+    peaks = smooth(scores, classifier.smoothing_frames).max(axis=0)
     overrides = {label: round(float(peaks[i]) - 0.01, 3) for i, label in enumerate(classifier.labels)
                  if label not in ("_unknown_", "_silence_")}
     args = [arg for label, value in overrides.items() for arg in ("--threshold", f"{label}={value}")]
