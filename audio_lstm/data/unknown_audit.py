@@ -9,8 +9,8 @@ evidence find them:
    `speech_commands/` (39 of the 908; 33 of them copies of keyword clips);
 2. **model** (needs a model): the clip's label under the given models' averaged scores is one of
    the keywords the folder can hold (not yes or no: none of the 33 keyword duplicates is one, where
-   about eight would be if the folder held them). On the 33 keyword duplicates the bundled model
-   finds all 33; on the 273 named `_unknown_` clips it calls 8 % a keyword.
+   about eight would be if the folder held them). How often the bundled model finds them, and
+   how often it calls real unknown words keywords: docs/training.md.
 
 `audio-lstm audit-unknown ../shared/data --out audio_lstm/data/unknown_words_excluded.tsv`
 writes the list that `read_shared_data` leaves out of training (validation drops the whole folder

@@ -46,15 +46,13 @@ NORMALISATION_STREAMS = 256  # training streams whose MFCC statistics set the mo
 class TrainConfig:
     """Optimisation settings; saved in the run folder and the checkpoint."""
 
-    epochs: int = (
-        150  # passes over the (class-balanced) training clips (60 -> 90 -> 150: 77.0 -> 82.1 -> 85.1 %, r4 -> r7 -> r8)
-    )
+    epochs: int = 150  # passes over the (class-balanced) training clips; why: docs/training.md, "Why the defaults"
     batch_size: int = 64  # streams per step
     learning_rate: float = 3e-3  # AdamW peak learning rate (one-cycle schedule)
     weight_decay: float = 1e-4  # AdamW decoupled weight decay
     grad_clip: float = 1.0  # max global gradient norm (LSTMs explode without it)
     # > 0: validate and save an exponential moving average of the weights with this per-step decay
-    # (0.999 gave 84.5 % vs 85.1 % without it, r11 vs r8: a smoother curve, no gain), 0: the raw weights
+    # (a smoother curve, no gain: docs/training.md, "Weight averaging"), 0: the raw weights
     ema_decay: float = 0.0
     carry_state_probability: float = 0.5  # chance a batch starts from the previous batch's final state
     steps_per_epoch: int | None = None  # None: len(sampler) // batch_size
