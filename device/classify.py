@@ -21,6 +21,7 @@ from typing import TextIO
 import numpy as np
 from tqdm import tqdm
 
+from audio_lstm.commands.base import EXIT_BAD_INPUT
 from audio_lstm.device.audio_io import (
     AUDIO_SUFFIXES,
     AudioFileError,
@@ -31,6 +32,7 @@ from audio_lstm.device.audio_io import (
     find_audio_files,
     iter_audio_blocks,
 )
+
 # One definition of the clip tail, shared with training-time validation (0.3 s of zeros).
 from audio_lstm.device.decisions import CLIP_TAIL_SECONDS, clip_label, pad_clip
 from audio_lstm.device.detector import PEAK, Detector
@@ -43,8 +45,8 @@ from audio_lstm.device.options import (
     resolve_thresholds,
     threshold_arg,
 )
-from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.device.records import CLIP_FIELDS, EVENT_FIELDS, RecordWriter, summary_record
+from audio_lstm.device.runtime import StreamingClassifier
 
 __all__ = ["CLIP_MAX_SECONDS", "CLIP_TAIL_SECONDS", "NON_EVENT_LABELS", "main", "make_detector", "resolve_thresholds",
            "threshold_arg"]
@@ -164,7 +166,8 @@ def _failure(path: Path, error: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `audio-lstm classify`. 0: all files done; 1: some failed; 2: usage/model error."""
+    """Entry point of `audio-lstm classify`. 0: all files done; 1: some failed; 2: usage/model error, or no
+    audio file at all in the paths given."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -189,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     files, problems = find_audio_files(args.paths)
     for problem in problems:
         _stderr(problem)
+    if not files:  # nothing to classify: bad input, not a failed file
+        return EXIT_BAD_INPUT
     out = sys.stdout
     fmt = args.format or ("table" if _isatty(out) else "jsonl")
     widths = {"file": max((len(display_name(f)) for f in files), default=0),

@@ -157,6 +157,16 @@ def test_bad_model_exits_2(tmp_path, clips, capsys) -> None:  # noqa: ANN001
     assert code == 2 and out == "" and len(err) == 1 and "junk.onnx" in err[0]
 
 
+def test_no_audio_at_all_exits_2(tiny_model, tmp_path, capsys) -> None:  # noqa: ANN001
+    """A missing path among others is one failed file (1, see above); nothing to classify is bad input."""
+    (tmp_path / "empty").mkdir()
+    missing = tmp_path / "missing.wav"
+    code, out, err = run_main(capsys, "--model", tiny_model.int8, missing)
+    assert code == 2 and out == "" and err == [f"audio-lstm classify: {missing}: no such file or directory"]
+    code, out, err = run_main(capsys, "--model", tiny_model.int8, "--clip", tmp_path / "empty")
+    assert code == 2 and out == "" and len(err) == 1 and "holds no" in err[0]
+
+
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "stream_demo.flac"
 
 
