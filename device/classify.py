@@ -20,6 +20,7 @@ from typing import TextIO
 
 import numpy as np
 
+from audio_lstm.commands.base import EXIT_BAD_INPUT
 from audio_lstm.device.audio_io import (
     AUDIO_SUFFIXES,
     AudioFileError,
@@ -164,7 +165,8 @@ def _failure(path: Path, error: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `audio-lstm classify`. 0: all files done; 1: some failed; 2: usage/model error."""
+    """Entry point of `audio-lstm classify`. 0: all files done; 1: some failed; 2: usage/model error, or no
+    audio file at all in the paths given."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -189,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     files, problems = find_audio_files(args.paths)
     for problem in problems:
         _stderr(problem)
+    if not files:  # nothing to classify: bad input, not a failed file
+        return EXIT_BAD_INPUT
     out = sys.stdout
     fmt = args.format or ("table" if _isatty(out) else "jsonl")
     widths = {"file": max((len(display_name(f)) for f in files), default=0),

@@ -7,16 +7,23 @@ import numpy as np
 from audio_lstm.device.labels import SILENCE
 
 SMOOTHING_SECONDS = 0.05  # span of the moving average applied to per-step probabilities
-SMOOTHING_FRAMES = 5  # that span in 10 ms steps (the default model's step)
 
 
 def smoothing_frames_for(step_seconds: float) -> int:
-    """Moving-average length, in model steps, that spans about SMOOTHING_SECONDS (at least 1)."""
+    """Moving-average length, in model steps, that spans about SMOOTHING_SECONDS (at least 1).
+
+    The one definition of the smoothing: clip labels (`classify --clip`, `evaluate`, training's
+    validation), the event detector (`classify`, `listen`, `serve`) and the tests all take it from
+    the model's step length, e.g. ``StreamingClassifier.smoothing_frames`` or ``ModelInfo.step_seconds``
+    (2 steps for a model stepping every 20 ms, 5 for one stepping every 10 ms).
+    """
+    if step_seconds <= 0:
+        raise ValueError(f"step_seconds must be > 0, got {step_seconds}")
     return max(1, int(round(SMOOTHING_SECONDS / step_seconds)))
 
 
-def smooth(frame_probs: np.ndarray, frames: int = SMOOTHING_FRAMES) -> np.ndarray:
-    """Causal moving average over the last `frames` frames, (T, C) -> (T, C)."""
+def smooth(frame_probs: np.ndarray, frames: int) -> np.ndarray:
+    """Causal moving average over the last `frames` frames (`smoothing_frames_for`), (T, C) -> (T, C)."""
     if frames <= 1 or len(frame_probs) == 0:
         return frame_probs
     cumulative = np.cumsum(np.pad(frame_probs, ((frames, 0), (0, 0))), axis=0)
@@ -25,8 +32,8 @@ def smooth(frame_probs: np.ndarray, frames: int = SMOOTHING_FRAMES) -> np.ndarra
     return window / counts
 
 
-def clip_scores(frame_probs: np.ndarray, labels: tuple[str, ...], smoothing_frames: int = SMOOTHING_FRAMES) -> np.ndarray:
-    """One score per class for a whole clip.
+def clip_scores(frame_probs: np.ndarray, labels: tuple[str, ...], smoothing_frames: int) -> np.ndarray:
+    """One score per class for a whole clip, smoothing over `smoothing_frames` steps (`smoothing_frames_for`).
 
     A sound class scores its peak (smoothed) probability anywhere in the clip; silence scores
     its *lowest* smoothed probability, i.e. it wins only if nothing else ever took over.
@@ -44,10 +51,8 @@ def clip_scores(frame_probs: np.ndarray, labels: tuple[str, ...], smoothing_fram
     return scores
 
 
-def clip_label(
-    frame_probs: np.ndarray, labels: tuple[str, ...], smoothing_frames: int = SMOOTHING_FRAMES
-) -> tuple[str, float]:
-    """Top label of a clip and its score, from per-frame probabilities (T, C)."""
+def clip_label(frame_probs: np.ndarray, labels: tuple[str, ...], smoothing_frames: int) -> tuple[str, float]:
+    """Top label of a clip and its score, from per-frame probabilities (T, C) (see `clip_scores`)."""
     scores = clip_scores(frame_probs, labels, smoothing_frames)
     best = int(np.argmax(scores))
     return labels[best], float(scores[best])

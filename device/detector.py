@@ -1,6 +1,7 @@
 """Per-frame class scores -> discrete events ("stop" at 3.21-3.62 s), causally and in bounded memory.
 
-Per class, with ``s`` the causal moving average of the last `smoothing_frames` frame scores:
+Per class, with ``s`` the causal moving average of the last `smoothing_frames` frame scores
+(by default ``smoothing_frames_for(frame_seconds)``: the span every command smooths over):
 
 * an event **starts** on the first frame where ``s >= threshold`` (the label must be *armed*);
 * it **ends** on the first later frame where ``s < threshold * RELEASE_RATIO`` (hysteresis), and
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audio_lstm.device.decisions import smoothing_frames_for
 from audio_lstm.device.labels import EVENT_LABELS
 
 RELEASE_RATIO = 0.8  # an open event ends when its smoothed score falls below threshold * RELEASE_RATIO
@@ -63,14 +65,18 @@ class Event:
 
 
 class Detector:
-    """Turns consecutive frame scores (frames, classes) into `Event`s; see the module docstring."""
+    """Turns consecutive frame scores (frames, classes) into `Event`s; see the module docstring.
+
+    `frame_seconds` is the model's step (``StreamingClassifier.frame_seconds``); `smoothing_frames`
+    defaults to ``smoothing_frames_for(frame_seconds)``, as for clip labels.
+    """
 
     def __init__(
         self,
         labels: Iterable[str],
         thresholds: dict[str, float],
         frame_seconds: float,
-        smoothing_frames: int = 5,
+        smoothing_frames: int | None = None,
         refractory_s: float = DEFAULT_REFRACTORY_S,
         event_labels: Iterable[str] = EVENT_LABELS,
         report: str = PEAK,
@@ -84,8 +90,10 @@ class Detector:
             raise ValueError(f"thresholds name unknown labels {unknown}; labels are {list(self.labels)}")
         if not all(math.isfinite(float(v)) and float(v) >= 0 for v in thresholds.values()):
             raise ValueError(f"thresholds must be finite numbers >= 0, got {thresholds}")
-        if frame_seconds <= 0 or smoothing_frames < 1 or refractory_s < 0:
+        if frame_seconds <= 0 or (smoothing_frames is not None and smoothing_frames < 1) or refractory_s < 0:
             raise ValueError("need frame_seconds > 0, smoothing_frames >= 1 and refractory_s >= 0")
+        if smoothing_frames is None:
+            smoothing_frames = smoothing_frames_for(frame_seconds)
         self.thresholds = {label: float(value) for label, value in thresholds.items()}
         self.frame_seconds = float(frame_seconds)
         self.smoothing_frames = int(smoothing_frames)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from audio_lstm.device.decisions import smoothing_frames_for
 from audio_lstm.device.features import MfccConfig, StreamingMfcc
 
 
@@ -20,9 +19,12 @@ def stack_frames(frames: np.ndarray, stack: int) -> np.ndarray:
     return np.ascontiguousarray(frames[: steps * stack]).reshape(steps, stack * frames.shape[1])
 
 
-def step_smoothing(cfg: MfccConfig, stack: int) -> int:
-    """Moving-average length, in steps, for scores of a model that stacks `stack` frames."""
-    return smoothing_frames_for(stack * cfg.hop_length / cfg.sample_rate)
+def step_seconds(cfg: MfccConfig, stack: int) -> float:
+    """Seconds between the steps of a model that stacks `stack` frames (`ModelInfo.step_seconds` of its file).
+
+    For a checkpoint, whose smoothing is ``smoothing_frames_for(step_seconds(cfg, stack))``.
+    """
+    return stack * cfg.hop_length / cfg.sample_rate
 
 
 class StackedStreamingMfcc:

@@ -3,7 +3,7 @@
 onnxruntime multiplies uint8 activations by int8 weights (U8S8) on x86 with VPMADDUBSW, whose int16
 pair sums saturate unless the CPU has AVX-512 VNNI or AVX-VNNI. Export stores weights unsigned
 (U8U8, exact on every CPU) and says so in the metadata (`WEIGHTS_KEY`); files exported before
-that lost 1.1 points of clip accuracy on an AVX2-only EPYC (the r25 file: 92.4 -> 91.3 %).
+that lose clip accuracy on such a CPU (measured on an AVX2-only EPYC: docs/model-card.md).
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from audio_lstm.device.frame_stack import step_smoothing, streaming_frontend
+from audio_lstm.device.decisions import smoothing_frames_for
+from audio_lstm.device.frame_stack import streaming_frontend
 from audio_lstm.device.int8_check import warn_if_signed_int8
 from audio_lstm.device.model_file import (
     INPUT_C,
@@ -134,7 +135,7 @@ class StreamingClassifier:
         self.labels: tuple[str, ...] = info.labels
         self.sample_rate: int = info.sample_rate
         self.frame_seconds: float = info.step_seconds
-        self.smoothing_frames: int = step_smoothing(info.frontend, info.frame_stack)  # detector and clip scores
+        self.smoothing_frames: int = smoothing_frames_for(info.step_seconds)  # detector and clip scores
         self.num_classes = len(info.labels)
         self.frames_processed = 0
         self._session = session

@@ -39,7 +39,7 @@ class StreamingGraph(nn.Module):
     A lean copy of the model for a batch of one: the batch axis is reshaped away instead of
     transposed. The feature normalisation stays an explicit step: folded into the first layer's
     weights it would leave int8 quantization one scale for raw MFCCs whose ranges differ tenfold
-    (the first coefficient spans hundreds), and int8/fp32 label agreement fell from 99.6 to 96.7 %.
+    (the first coefficient spans hundreds), and int8/fp32 label agreement fell (docs/model-file.md).
     A model that stacks k frames per step takes rows of k frames side by side (its mean and std
     are tiled k times), so the graph never needs to know k.
     """
@@ -90,8 +90,8 @@ def _export(model: KeywordLSTM, example: torch.Tensor, h: torch.Tensor, c: torch
 def quantize_int8(fp32_path: Path, int8_path: Path, reduce_range: bool = False, per_channel: bool = True) -> None:
     """Dynamic int8 quantization of the LSTM and linear weights (activations quantized per call).
 
-    `per_channel` gives each gate unit (output channel) its own weight scale: on the r4 model it
-    raised int8/fp32 clip-label agreement from 98.96 to 99.70 % for about 3 us more per call.
+    `per_channel` gives each gate unit (output channel) its own weight scale: better int8/fp32
+    clip-label agreement for a few microseconds more per call (docs/training.md, "Why the defaults").
     The weights are quantized symmetrically to int8 and then stored as uint8 (see
     `store_weights_unsigned`), so x86 CPUs without VNNI do not saturate. `reduce_range` (7-bit
     weights) is kept for comparison; with unsigned storage it is not needed anywhere.
@@ -123,8 +123,8 @@ def store_weights_unsigned(path: Path) -> int:
     Lossless: ``(q + 128) - (z + 128) == q - z``, so every dequantized weight and every integer
     product is unchanged. Why: with signed weights onnxruntime multiplies unsigned activations by
     signed weights (U8S8), which on x86 CPUs without AVX-512 VNNI uses VPMADDUBSW, whose int16
-    pair sums saturate; on such a CPU (AMD EPYC with AVX2) the r25 file lost 1.1 points of clip
-    accuracy (92.4 -> 91.3 %). U8U8 has no saturating step on any CPU. Files already unsigned are
+    pair sums saturate; on such a CPU (AMD EPYC with AVX2) the bundled file lost clip accuracy
+    (docs/model-card.md). U8U8 has no saturating step on any CPU. Files already unsigned are
     left as they are (returns 0). The metadata gains ``int8_weights: uint8``, which the runtime checks.
     """
     graph = onnx.load(str(path))

@@ -9,9 +9,9 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from audio_lstm.device.decisions import clip_label
+from audio_lstm.device.decisions import clip_label, smoothing_frames_for
 from audio_lstm.device.features import MfccConfig, mfcc
-from audio_lstm.device.frame_stack import stack_frames, step_smoothing
+from audio_lstm.device.frame_stack import stack_frames, step_seconds
 from audio_lstm.train.model import KeywordLSTM
 
 TORCH_TOLERANCE = 1e-4  # max |score difference| allowed between torch and fp32 ONNX
@@ -85,7 +85,7 @@ def check_parity(
     features = [mfcc(clip, mfcc_cfg) for clip in clips]
     fp32, int8 = OnnxScorer(fp32_path), OnnxScorer(int8_path)
     labels = model.cfg.labels
-    smoothing = step_smoothing(mfcc_cfg, stack)
+    smoothing = smoothing_frames_for(step_seconds(mfcc_cfg, stack))
     torch_diff, streaming_diff, agree = 0.0, 0.0, 0
     rng = np.random.default_rng(seed)
     model = model.eval()

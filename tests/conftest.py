@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny exported streaming model (built once per session) and a WAV writer."""
+"""Shared fixtures: a tiny exported streaming model and a tiny trained run (each built once per
+session), and a WAV writer."""
 
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ class TinyModel(NamedTuple):
 
     fp32: Path
     int8: Path
+
+
+class TrainedRun(NamedTuple):
+    """A tiny model trained on the tone corpus: the corpus folder and the run folder."""
+
+    data: Path  # helpers.write_corpus, 24 speakers
+    run: Path  # best.pt, metrics.json, curves.png, confusion.png; tests write nothing here
+
+    @property
+    def checkpoint(self) -> Path:
+        """The run's best.pt."""
+        return self.run / "best.pt"
 
 
 def test_signal(seconds: float = 1.0, sample_rate: int = 16000, seed: int = 0) -> np.ndarray:
@@ -73,6 +86,23 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
 def stacked_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     """The tiny model stepping on 3 stacked frames (30 ms per step)."""
     return export_tiny_model(tmp_path_factory.mktemp("stacked_model"), frame_stack=3)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    """One tiny model trained once per session (`helpers.TINY_TRAINING`, EMA 0.9) for the tests that
+    need a trained checkpoint; tests of a training option train their own."""
+    pytest.importorskip("torch")
+    from helpers import TINY_TRAINING, write_corpus
+
+    from audio_lstm.commands.train import main as train_main
+
+    root = tmp_path_factory.mktemp("trained_run")
+    trained = TrainedRun(root / "data", root / "run")
+    write_corpus(trained.data)
+    code = train_main([str(trained.data), "--out", str(trained.run), *TINY_TRAINING, "--ema-decay", "0.9"])
+    assert code == 0, "training the shared tiny model failed"
+    return trained
 
 
 @pytest.fixture

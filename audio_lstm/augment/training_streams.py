@@ -51,10 +51,10 @@ class StreamConfig:
     lead_seconds: float = 0.2  # positive frames start max(a + lead, b - lead) (clipped to <= b)
     tail_seconds: float = 0.25  # positive frames continue until b + tail
     # target of an unknown word's frames from its onset until keywords would start: "ignore" (left
-    # out of the loss, like a keyword's); "unknown" (r14: keyword FA/h -31 %, but clip accuracy -7
-    # points: every word start became `_unknown_`); "not_keyword" (unknown or silence both right:
-    # no keyword may fire inside another word, yet the model need not commit to `_unknown_`; r19:
-    # clip accuracy kept, FA/h at 0.60 -29 %, but the same DET curve, i.e. a higher threshold)
+    # out of the loss, like a keyword's); "unknown" (fewer keyword false accepts, but every word
+    # start becomes `_unknown_`); "not_keyword" (unknown or silence both right: no keyword may fire
+    # inside another word, yet the model need not commit to `_unknown_`; it moves the operating
+    # point along the same curve). What each did: docs/training.md, "Why the defaults"
     unknown_onset: str = "ignore"
     empty_probability: float = 0.05  # stream with no clip at all (background only)
     background_dbfs: tuple[float, float] = (-60.0, -25.0)  # RMS of a noise background, dBFS

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from audio_lstm.data.layouts import LAYOUTS
+from audio_lstm.device.decisions import smoothing_frames_for
 from audio_lstm.device.detector import REPORT_MODES
-from audio_lstm.device.frame_stack import step_smoothing
+from audio_lstm.device.frame_stack import step_seconds
 from audio_lstm.device.labels import GLASS, KEYWORDS, LABELS
 from audio_lstm.device.options import number_in
 from audio_lstm.device.runtime import StreamingClassifier
@@ -51,7 +52,8 @@ def torch_scorer(path: Path) -> tuple[BatchScorer, tuple[str, ...], int, int]:
             logits, _ = model(frontend(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))))
             return torch.softmax(logits, -1).numpy()
 
-    return score, model.cfg.labels, mfcc_cfg.sample_rate, step_smoothing(mfcc_cfg, model.cfg.frame_stack)
+    smoothing = smoothing_frames_for(step_seconds(mfcc_cfg, model.cfg.frame_stack))
+    return score, model.cfg.labels, mfcc_cfg.sample_rate, smoothing
 
 
 def onnx_scorer(path: Path, threads: int = 1) -> tuple[BatchScorer, tuple[str, ...], int, int]:

@@ -9,8 +9,8 @@ evidence find them:
    `speech_commands/` (39 of the 908; 33 of them copies of keyword clips);
 2. **model** (needs a model): the clip's label under the given models' averaged scores is one of
    the keywords the folder can hold (not yes or no: none of the 33 keyword duplicates is one, where
-   about eight would be if the folder held them). On the 33 keyword duplicates the bundled model
-   finds all 33; on the 273 named `_unknown_` clips it calls 8 % a keyword.
+   about eight would be if the folder held them). How often the bundled model finds them, and
+   how often it calls real unknown words keywords: docs/training.md.
 
 `audio-lstm audit-unknown ../shared/data --out audio_lstm/data/unknown_words_excluded.tsv`
 writes the list that `read_shared_data` leaves out of training (validation drops the whole folder
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audio_lstm.commands.base import EXIT_OK, fail, refuse_overwrite
 from audio_lstm.data.readers import Clip, audio_files
 from audio_lstm.device.decisions import clip_label
 from audio_lstm.device.labels import KEYWORDS, UNKNOWN
@@ -103,20 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Audit a shared data folder's `unknown_words` and write (or print) the exclusion list."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.out is not None and args.out.exists() and not args.force:
-        parser.error(f"{args.out} exists; pass --force to overwrite it")
+    """Audit a shared data folder's `unknown_words` and write (or print) the exclusion list.
+
+    0: done; 2: bad input (an --out that exists, no `unknown_words` folder, an unusable --model).
+    """
+    args = build_parser().parse_args(argv)
+    if args.out is not None and (refused := refuse_overwrite(PROG, args.out, args.force)) is not None:
+        return refused
     if args.model is None:
         from audio_lstm.device.bundled import default_model_path
 
         args.model = [default_model_path()]
     try:
         rows, total = audit(args.shared, args.model)
-    except (OSError, ValueError) as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 1
+    except (OSError, ValueError) as error:  # a missing folder, an unreadable clip or model
+        return fail(PROG, str(error))
     models = ", ".join(path.name for path in args.model)
     lines = [f"# unknown_words clips that are not unknown speech (models: {models})", HEADER]
     text = "\n".join(lines + ["\t".join(row) for row in rows]) + "\n"
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = ", ".join(f"{sum(row[1] == reason for row in rows)} {reason}" for reason in ("duplicate", "model"))
     where = "" if args.out is None else f" in {args.out}"
     print(f"{len(rows)} of {total} clips listed ({counts}){where}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import numpy as np
 
 from audio_lstm.data.clips import CLIP_SECONDS, load_clip
 from audio_lstm.data.readers import Clip
-from audio_lstm.device.decisions import SMOOTHING_FRAMES, clip_label, pad_clip
+from audio_lstm.device.decisions import clip_label, pad_clip
 
 # Scores a batch of equal-length clips (batch, samples) -> per-frame probabilities (batch, frames, classes).
 BatchScorer = Callable[[np.ndarray], np.ndarray]
@@ -104,7 +104,8 @@ def evaluate_clips(
     clips: ClipSet,
     labels: tuple[str, ...],
     batch_size: int = 256,
-    smoothing_frames: int = SMOOTHING_FRAMES,
+    *,
+    smoothing_frames: int,
 ) -> ClipReport:
     """Score every clip, take `clip_label` (smoothing over `smoothing_frames` steps), tabulate against the truth."""
     index = {label: i for i, label in enumerate(labels)}

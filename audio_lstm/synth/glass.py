@@ -22,10 +22,12 @@ import numpy as np
 import soundfile
 
 from audio_lstm.augment.rooms import RoomConfig, band_limit, random_impulse_response, reverberate, saturate
+from audio_lstm.commands.base import EXIT_FAILED, EXIT_OK, fail
 from audio_lstm.data.clips import CLIP_SECONDS
 from audio_lstm.device.labels import GLASS
 from audio_lstm.synth.tts import MARKER
 
+PROG = "audio-lstm glass"
 SAMPLE_RATE = 16000
 CONTROL_STREAM = 0xC0DE  # second seed word of the noise-burst controls (clips use [seed, index])
 
@@ -280,20 +282,22 @@ def validate(
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's options."""
-    parser = argparse.ArgumentParser(prog="audio-lstm glass", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("out_dir", type=Path, nargs="?", help="cache folder to (re)build, e.g. cache/glass")
     parser.add_argument("--count", type=int, default=500, help="clips to generate (default 500)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument(
         "--validate", action="store_true", help="score --count synthetic clips, real glass and ambience"
     )
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder for --validate (default ../shared/data)")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"),
+                        help="shared data folder for --validate (default ../shared/data)")
     parser.add_argument("--model", type=Path, default=None, help="ONNX model for --validate (default: the bundled one)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: build a glass set into OUT_DIR and/or --validate it against the real windows."""
+    """Command line: build a glass set into OUT_DIR and/or --validate it against the real windows.
+    Exit codes as `audio_lstm.commands.base` says (2: usage, OUT_DIR not a glass set, no --data, bad --model)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.out_dir is None and not args.validate:
@@ -314,10 +318,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"{name:<14} {row['clips']:>5} {row['median_score']:>19.3f} {row['glass_fraction']:>12.1%}"
                     f" {row['high_band']:>15.2f}"
                 )
-    except (OSError, ValueError) as error:
-        print(f"audio-lstm glass: {error}", file=sys.stderr)
-        return 1
-    return 0
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as error:  # ModelFileError too
+        return fail(PROG, str(error))
+    except OSError as error:  # e.g. the disk filled up while writing clips
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

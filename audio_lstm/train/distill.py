@@ -1,9 +1,9 @@
 """Knowledge distillation: a frozen ensemble of trained checkpoints scores the training streams, and
 the student learns their averaged per-step probabilities beside the hard targets.
 
-The seeds of one recipe land ±1.3 points apart and their probability average beats each of them
-(five of r17's recipe: 87.3 % against 83.4-86.0 % single), so the ensemble's soft targets carry what
-one seed alone does not learn from this little data; the student keeps one model's size and cost.
+The seeds of one recipe land points apart and their probability average beats each of them
+(docs/training.md, "Distillation"), so the ensemble's soft targets carry what one seed alone does
+not learn from this little data; the student keeps one model's size and cost.
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ from audio_lstm.augment.signal import NoiseBank
 from audio_lstm.augment.training_streams import StreamConfig, StreamSampler
 from audio_lstm.data.readers import Clip, Corpus
 from audio_lstm.device.audio_io import load_audio
+from audio_lstm.device.decisions import smoothing_frames_for
 from audio_lstm.device.features import MfccConfig
-from audio_lstm.device.frame_stack import step_smoothing
+from audio_lstm.device.frame_stack import step_seconds
 from audio_lstm.device.labels import KEYWORDS, SILENCE, UNKNOWN
 from audio_lstm.evaluation.clip_eval import ClipSet, evaluate_clips
 from audio_lstm.export.onnx_import import load_trained_model
@@ -45,15 +46,13 @@ NORMALISATION_STREAMS = 256  # training streams whose MFCC statistics set the mo
 class TrainConfig:
     """Optimisation settings; saved in the run folder and the checkpoint."""
 
-    epochs: int = (
-        150  # passes over the (class-balanced) training clips (60 -> 90 -> 150: 77.0 -> 82.1 -> 85.1 %, r4 -> r7 -> r8)
-    )
+    epochs: int = 150  # passes over the (class-balanced) training clips; why: docs/training.md, "Why the defaults"
     batch_size: int = 64  # streams per step
     learning_rate: float = 3e-3  # AdamW peak learning rate (one-cycle schedule)
     weight_decay: float = 1e-4  # AdamW decoupled weight decay
     grad_clip: float = 1.0  # max global gradient norm (LSTMs explode without it)
     # > 0: validate and save an exponential moving average of the weights with this per-step decay
-    # (0.999 gave 84.5 % vs 85.1 % without it, r11 vs r8: a smoother curve, no gain), 0: the raw weights
+    # (a smoother curve, no gain: docs/training.md, "Weight averaging"), 0: the raw weights
     ema_decay: float = 0.0
     carry_state_probability: float = 0.5  # chance a batch starts from the previous batch's final state
     steps_per_epoch: int | None = None  # None: len(sampler) // batch_size
@@ -217,7 +216,7 @@ def train(
     teachers = TeacherEnsemble(cfg.teachers, model_cfg, mfcc_cfg, device) if cfg.teachers else None
     averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)) if cfg.ema_decay > 0 else None
     scored: KeywordLSTM = averaged.module if averaged is not None else model  # what is validated and saved
-    smoothing = step_smoothing(mfcc_cfg, model_cfg.frame_stack)
+    smoothing = smoothing_frames_for(step_seconds(mfcc_cfg, model_cfg.frame_stack))
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"val_accuracy": -1.0}
     state = None

@@ -23,8 +23,8 @@ class ModelConfig:
     num_layers: int = 2  # stacked LSTM layers
     dropout: float = 0.2  # between LSTM layers and before the classifier, training only
     # MFCC frames concatenated into one LSTM step: 1 = a step every 10 ms hop; 2 = every 20 ms (half
-    # the LSTM work, r8's accuracy and streaming curve within noise: r17); 3 = every 30 ms ("on" and
-    # "go" missed more often in streams: docs/journal.md)
+    # the LSTM work, the same figures); 3 = every 30 ms (short keywords missed more often in streams);
+    # measured in docs/training.md, "Stacked frames"
     frame_stack: int = 2
     labels: tuple[str, ...] = LABELS  # output classes, in score order
 

@@ -56,8 +56,8 @@ def test_main_writes_the_list_and_keeps_an_existing_file(shared: Path, tmp_path:
     assert read_exclusions(out.read_text()) == {"aaaa0001_111.flac", "bbbb0002_222.flac"}
     assert "2 of 4 clips listed" in capsys.readouterr().err
     out.write_text("mine\n")
-    with pytest.raises(SystemExit):
-        main([str(shared), "--out", str(out)])
-    assert out.read_text() == "mine\n" and "exists; pass --force" in capsys.readouterr().err
-    assert main([str(tmp_path / "empty"), "--out", str(tmp_path / "other.tsv")]) == 1
+    assert main([str(shared), "--out", str(out)]) == 2
+    assert out.read_text() == "mine\n"
+    assert capsys.readouterr().err == f"audio-lstm audit-unknown: {out} exists; pass --force to overwrite it\n"
+    assert main([str(tmp_path / "empty"), "--out", str(tmp_path / "other.tsv")]) == 2
     assert "no unknown_words folder" in capsys.readouterr().err and not (tmp_path / "other.tsv").exists()

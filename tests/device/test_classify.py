@@ -59,7 +59,7 @@ def test_clip_jsonl_contract(tiny_model, clips, capsys) -> None:  # noqa: ANN001
         # Same as scoring the clip plus CLIP_TAIL_SECONDS of zeros directly.
         audio = load_audio(path)
         padded = np.concatenate([audio, np.zeros(int(CLIP_TAIL_SECONDS * 16000), np.float32)])
-        label, score = clip_label(classifier.predict_clip(padded), classifier.labels)
+        label, score = clip_label(classifier.predict_clip(padded), classifier.labels, classifier.smoothing_frames)
         assert (record["label"], record["score"]) == (label, round(score, 4))
     assert CLIP_TAIL_SECONDS == 0.3
 
@@ -124,7 +124,7 @@ def test_events_match_offline_detection(tiny_model, tmp_path, write_wav, capsys)
     # Thresholds just under each label's top smoothed score, so some events surely happen.
     from audio_lstm.device.decisions import smooth
 
-    peaks = smooth(scores).max(axis=0)
+    peaks = smooth(scores, classifier.smoothing_frames).max(axis=0)
     overrides = {label: round(float(peaks[i]) - 0.01, 3) for i, label in enumerate(classifier.labels)
                  if label not in ("_unknown_", "_silence_")}
     args = [arg for label, value in overrides.items() for arg in ("--threshold", f"{label}={value}")]
@@ -155,6 +155,16 @@ def test_bad_model_exits_2(tmp_path, clips, capsys) -> None:  # noqa: ANN001
     junk.write_bytes(b"nope")
     code, out, err = run_main(capsys, "--model", junk, "--clip", clips[0])
     assert code == 2 and out == "" and len(err) == 1 and "junk.onnx" in err[0]
+
+
+def test_no_audio_at_all_exits_2(tiny_model, tmp_path, capsys) -> None:  # noqa: ANN001
+    """A missing path among others is one failed file (1, see above); nothing to classify is bad input."""
+    (tmp_path / "empty").mkdir()
+    missing = tmp_path / "missing.wav"
+    code, out, err = run_main(capsys, "--model", tiny_model.int8, missing)
+    assert code == 2 and out == "" and err == [f"audio-lstm classify: {missing}: no such file or directory"]
+    code, out, err = run_main(capsys, "--model", tiny_model.int8, "--clip", tmp_path / "empty")
+    assert code == 2 and out == "" and len(err) == 1 and "holds no" in err[0]
 
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "stream_demo.flac"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from audio_lstm.device.decisions import smooth
-from audio_lstm.device.detector import Detector, Event
-from audio_lstm.device.labels import GLASS, LABELS, SILENCE, UNKNOWN
+from audio_lstm.device.detector import RELEASE_RATIO, Detector, Event
+from audio_lstm.device.labels import EVENT_LABELS, GLASS, LABELS, SILENCE, UNKNOWN
 
 FRAME = 0.01
 
@@ -32,6 +32,18 @@ def run(det: Detector, scores: np.ndarray, chunk: int = 8) -> list[Event]:
     for start in range(0, len(scores), chunk):
         events += det.update(scores[start : start + chunk])
     return events + det.flush()
+
+
+def crossings(smoothed: np.ndarray, on: float) -> list[int]:
+    """Frames where an event opens without a refractory period: s >= on, once s fell below the release level."""
+    frames, is_open = [], False
+    for frame, value in enumerate(smoothed):
+        if is_open and value < on * RELEASE_RATIO:
+            is_open = False
+        elif not is_open and value >= on:
+            frames.append(frame)
+            is_open = True
+    return frames
 
 
 def test_one_crossing_gives_one_event() -> None:
@@ -61,11 +73,21 @@ def test_smoothing_matches_decisions_smooth_and_chunking_does_not_matter() -> No
     assert reference  # spiky random scores produce several events
     for chunk in (1, 3, 7, 64):
         assert run(detector(refractory_s=0.2), raw, chunk=chunk) == reference
-    det, parts = detector(), []
-    for start in range(0, 49, 7):
-        parts.append(det._smooth(raw[start : start + 7].astype(np.float64)))
-        det._frame += 7  # what update() does after smoothing
-    np.testing.assert_allclose(np.concatenate(parts), smooth(raw[:49]), atol=1e-6)
+    # Crossing mode returns each event on its crossing frame with the smoothed score there: chunked
+    # detection must find exactly the crossings of decisions.smooth over the whole stream.
+    det = detector(refractory_s=0.0, report="crossing")
+    assert det.smoothing_frames == 5  # 50 ms of 10 ms frames, derived from the frame length
+    smoothed, delay = smooth(raw.astype(np.float64), det.smoothing_frames), (det.smoothing_frames - 1) / 2
+    expected = sorted(
+        (max(0.0, (frame - delay) * FRAME), label, smoothed[frame, LABELS.index(label)])
+        for label, on in det.thresholds.items() if label in EVENT_LABELS
+        for frame in crossings(smoothed[:, LABELS.index(label)], on)
+    )
+    events = run(det, raw, chunk=7)
+    assert len(events) == len(expected) > 3
+    for event, (start_s, label, score) in zip(sorted(events, key=lambda e: (e.start_s, e.label)), expected):
+        assert (event.label, event.start_s) == (label, pytest.approx(start_s))
+        assert event.score == pytest.approx(score, abs=1e-6)
 
 
 def test_refractory_suppresses_a_second_event_within_the_period() -> None:

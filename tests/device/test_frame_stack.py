@@ -9,6 +9,7 @@ import pytest
 from conftest import test_signal
 from helpers import rewrite_metadata, run_chunked
 
+from audio_lstm.device.detector import Detector
 from audio_lstm.device.features import MfccConfig, StreamingMfcc, mfcc
 from audio_lstm.device.frame_stack import StackedStreamingMfcc, stack_frames
 from audio_lstm.device.model_file import ModelFileError, build_metadata, parse_metadata
@@ -71,6 +72,8 @@ def test_stacked_file_describes_itself_and_runs_every_30_ms(stacked_model, tiny_
     assert classifier.frames_per_call == 5 and classifier.smoothing_frames == 2  # 150 ms groups, 60 ms smoothing
     plain = StreamingClassifier(tiny_model.int8)
     assert (plain.info.frame_stack, plain.frames_per_call, plain.smoothing_frames) == (1, 16, 5)
+    for model in (classifier, plain):  # a detector built from the step alone smooths as the classifier does
+        assert Detector(model.labels, {}, model.frame_seconds).smoothing_frames == model.smoothing_frames
     audio = test_signal(2.0, seed=2)
     assert classifier.predict_clip(audio).shape == (len(mfcc(audio, MfccConfig())) // 3, 13)
 

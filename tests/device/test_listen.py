@@ -187,8 +187,19 @@ def test_device_errors_are_retried_with_backoff(tiny_model, fake_audio, monkeypa
     assert fake_audio.opened[0]["device"] == 3
 
 
-def test_list_devices_does_not_crash(capsys, monkeypatch) -> None:  # noqa: ANN001
-    assert listen.main(["--list-devices"]) in (0, 1)  # the real PortAudio; there may be no devices at all
+def test_list_devices(capsys, monkeypatch) -> None:  # noqa: ANN001
+    assert listen.main(["--list-devices"]) == 0  # the real PortAudio: 0 even when there is no input device
+    monkeypatch.setattr(sd, "query_devices", lambda *args, **kwargs: [])
+    capsys.readouterr()
+    assert listen.main(["--list-devices"]) == 0
+    assert capsys.readouterr().err.strip() == "audio-lstm listen: no audio input devices found"
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise sd.PortAudioError("Error querying device -1")
+
+    monkeypatch.setattr(sd, "query_devices", broken)
+    assert listen.main(["--list-devices"]) == 1  # it ran, and PortAudio failed
+    assert "cannot list audio devices: Error querying device -1" in capsys.readouterr().err
     devices = [
         {"name": "HDMI out", "max_input_channels": 0, "default_samplerate": 48000.0},
         {"name": "USB mic", "max_input_channels": 1, "default_samplerate": 44100.0},

@@ -1,8 +1,9 @@
 """An unbounded stream through the bundled model: the daemon never resets, so nothing may drift.
 
-One `StreamingClassifier` + `Detector` listen to a long seeded background (pink and brown noise at
-slowly changing quiet-room levels, occasional tones) in 80 ms int16 chunks, then to
-examples/clips/stop.flac between short stretches of background. Checked:
+One `StreamingClassifier` and the `Detector` that `listen` builds (`make_detector`: the same
+smoothing) listen to a long seeded background (pink and brown noise at slowly changing quiet-room
+levels, occasional tones) in 80 ms int16 chunks, then to examples/clips/stop.flac between short
+stretches of background. Checked:
 
 * the stop event still fires, and its peak score is within `SCORE_MARGIN` of the score the same
   audio gets from a fresh `reset()` (the LSTM forgets; long streams do not degrade detection),
@@ -30,6 +31,7 @@ import pytest
 from audio_lstm.device.audio_io import load_audio
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.model_file import INPUT_C, INPUT_H
+from audio_lstm.device.options import make_detector
 from audio_lstm.device.runtime import StreamingClassifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,7 +164,8 @@ def test_unbounded_stream_stays_stable_and_detects(capsys: pytest.CaptureFixture
     blocks = max(2, int(MINUTES * 60 * RATE) // BLOCK)
     background_s = blocks * BLOCK / RATE
     classifier = StreamingClassifier()
-    detector = Detector(classifier.labels, classifier.info.thresholds, classifier.frame_seconds)
+    detector = make_detector(classifier, classifier.info.thresholds)  # listen's detector, reporting at the peak
+    assert detector.smoothing_frames == classifier.smoothing_frames == 2  # 40 ms of 20 ms steps, as listen smooths
     n_fft, group = classifier.info.frontend.n_fft, classifier.frames_per_call
     assert BLOCK % CHUNK == 0 and CHUNK % classifier.info.frontend.hop_length == 0
     segment = keyword_segment()

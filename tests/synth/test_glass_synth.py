@@ -77,7 +77,7 @@ def test_command_writes_a_training_folder_that_open_corpus_reads_as_glass(tmp_pa
 
 def test_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    assert glass_synth.main([str(tmp_path), "--count", "2"]) == 1
+    assert glass_synth.main([str(tmp_path), "--count", "2"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and str(tmp_path) in error and "refusing to overwrite" in error
     assert (tmp_path / "notes.txt").read_text() == "mine"
@@ -87,6 +87,19 @@ def test_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         assert exit_info.value.code == 2
     with pytest.raises(FileNotFoundError, match="glass_break/testing"):
         validate(tmp_path, count=1)
+    capsys.readouterr()
+    assert glass_synth.main(["--validate", "--data", str(tmp_path), "--count", "1"]) == 2  # no shared data there
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_failed_write_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    def full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(glass_synth.soundfile, "write", full)
+    assert glass_synth.main([str(tmp_path / "out"), "--count", "2"]) == 1  # it ran; the disk failed
+    assert "No space left on device" in capsys.readouterr().err
 
 
 def test_validate_scores_every_set(tmp_path: Path, tiny_model, write_wav) -> None:  # noqa: ANN001

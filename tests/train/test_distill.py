@@ -12,7 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import write_corpus  # noqa: E402
+from conftest import TrainedRun  # noqa: E402
+from helpers import TINY_TRAINING  # noqa: E402
 
 from audio_lstm.commands.train import main as train_main  # noqa: E402
 from audio_lstm.device.features import MfccConfig  # noqa: E402
@@ -76,21 +77,18 @@ def test_distillation_loss_is_the_kl_to_the_teachers() -> None:
     assert distillation_loss(logits, teacher).item() > 0
 
 
-def test_a_student_learns_the_labels_from_its_teacher_alone(tmp_path: Path,
+def test_a_student_learns_the_labels_from_its_teacher_alone(trained_run: TrainedRun, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    data = tmp_path / "data"
-    write_corpus(data)
-    common = ["--epochs", "6", "--steps-per-epoch", "12", "--batch-size", "16", "--hidden", "32", "--layers", "1",
-              "--workers", "0", "--no-progress", "--lr", "0.01", "--label-weight", "glass_break=2.5"]
-    assert train_main([str(data), "--out", str(tmp_path / "teacher"), *common]) == 0
-    teacher = tmp_path / "teacher" / "best.pt"
-    # Weight 1: no hard targets at all, so whatever the student gets right it learned from the teacher.
+    data, teacher = trained_run.data, trained_run.checkpoint
+    # Weight 1: no hard targets at all, so whatever the student gets right it learned from the teacher
+    # (in 16 steps: validation accuracy 0.69, then 0.75).
     assert train_main([str(data), "--out", str(tmp_path / "student"), "--teacher", str(teacher),
-                       "--distill-weight", "1", "--seed", "1", *common]) == 0
+                       "--distill-weight", "1", "--seed", "1", *TINY_TRAINING, "--epochs", "2",
+                       "--steps-per-epoch", "8"]) == 0
     metrics = json.loads((tmp_path / "student" / "metrics.json").read_text())
     assert metrics["train_config"]["teachers"] == [str(teacher)]
     assert metrics["train_config"]["distill_weight"] == 1.0
-    assert metrics["best"]["val_accuracy"] >= 0.5  # chance is 1/13; the teacher itself scored about 0.9
+    assert metrics["best"]["val_accuracy"] >= 0.5  # chance is 1/13; the teacher itself scored 1.0
     capsys.readouterr()
 
     assert train_main([str(data), "--out", str(tmp_path / "x"), "--distill-weight", "0.5"]) == 2

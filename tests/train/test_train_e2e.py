@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from conftest import TrainedRun
 from helpers import TONES, write_corpus
 
 from audio_lstm.commands.evaluate import main as evaluate_main  # noqa: E402
@@ -17,13 +18,8 @@ from audio_lstm.commands.export import main as export_main  # noqa: E402
 from audio_lstm.commands.train import main as train_main  # noqa: E402
 
 
-def test_train_export_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data, run = tmp_path / "data", tmp_path / "run"
-    write_corpus(data)
-    code = train_main([str(data), "--out", str(run), "--epochs", "6", "--steps-per-epoch", "12", "--batch-size", "16",
-                       "--hidden", "32", "--layers", "1", "--workers", "0", "--no-progress", "--lr", "0.01",
-                       "--label-weight", "glass_break=2.5", "--ema-decay", "0.9"])
-    assert code == 0
+def test_train_export_evaluate(trained_run: TrainedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, run = trained_run
     for name in ("best.pt", "metrics.json", "curves.png", "confusion.png"):
         assert (run / name).stat().st_size > 0, name
     metrics = json.loads((run / "metrics.json").read_text())
@@ -34,19 +30,22 @@ def test_train_export_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert metrics["best"]["val_accuracy"] >= 0.75  # tones are easy; chance is 1/13
 
     # a second run into the same folder must not silently replace the model
+    before = trained_run.checkpoint.read_bytes()
     assert train_main([str(data), "--out", str(run), "--epochs", "1"]) == 2
+    assert trained_run.checkpoint.read_bytes() == before
 
-    assert export_main([str(run / "best.pt")]) == 0
+    exported = tmp_path / "exported"
+    assert export_main([str(trained_run.checkpoint), "--out", str(exported)]) == 0
     out = capsys.readouterr().out
     assert "torch vs fp32 ONNX" in out and "FAILED" not in out
 
     capsys.readouterr()
-    assert evaluate_main([str(run / "model.int8.onnx"), str(data), "--out", str(run / "eval")]) == 0
-    report = json.loads((run / "eval" / "report.json").read_text())
+    assert evaluate_main([str(exported / "model.int8.onnx"), str(data), "--out", str(tmp_path / "eval")]) == 0
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert report["accuracy"] >= 0.7
     assert set(report["per_class"]) >= set(TONES)
-    assert (run / "eval" / "confusion.png").exists()
-    assert evaluate_main([str(run / "best.pt"), str(data)]) == 0
+    assert (tmp_path / "eval" / "confusion.png").exists()
+    assert evaluate_main([str(trained_run.checkpoint), str(data)]) == 0
     assert "accuracy" in capsys.readouterr().out
 
 
@@ -154,16 +153,14 @@ def test_n_mfcc_travels_from_training_to_the_device(tmp_path: Path, capsys: pyte
     assert "--n-mfcc 41 exceeds the front end's 40 mel bands" in capsys.readouterr().err
 
 
-def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(tmp_path: Path,
+def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(trained_run: TrainedRun, tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 
-    data = tmp_path / "data"
-    write_corpus(data, speakers=12)
-    common = ["--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "8", "--hidden", "16", "--layers", "1",
+    data, base = trained_run.data, trained_run.checkpoint
+    # the shared run's model; one step, as nothing here needs training to get anywhere
+    common = ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4", "--hidden", "32", "--layers", "1",
               "--workers", "0", "--no-progress"]
-    assert train_main([str(data), "--out", str(tmp_path / "base"), *common]) == 0
-    base = tmp_path / "base" / "best.pt"
     # another seed and a learning rate too small to move anything: what is saved is where it started
     tuned = [str(data), "--out", str(tmp_path / "tuned"), "--init", str(base), "--seed", "3", "--lr", "1e-12",
              "--max-pool-weight", "1", *common]
@@ -197,6 +194,6 @@ def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(tmp_path: P
     after = torch.load(tmp_path / "from-onnx" / "best.pt", weights_only=True)["state_dict"]
     assert torch.allclose(after["classifier.weight"], imported["classifier.weight"], atol=1e-6)
     assert not torch.equal(imported["classifier.weight"], start["classifier.weight"])  # int8 rounding shows
-    # 'bundled' is the shipped model: 96 units, 2 layers, so a 16-unit run refuses it by its path
+    # 'bundled' is the shipped model: 96 units, 2 layers, so a 32-unit run refuses it by its path
     assert train_main([str(data), "--out", str(tmp_path / "b"), "--init", "bundled", *common]) == 2
     assert "default.int8.onnx: its model" in capsys.readouterr().err and not (tmp_path / "b").exists()
