@@ -57,8 +57,11 @@ def import_single_threaded(module_name: str) -> ModuleType:
 def _needs_training_extra(command: str, error: ModuleNotFoundError) -> bool:
     if error.name not in TRAINING_MODULES:
         return False
-    print(f"audio-lstm {command}: needs {error.name}; install the training extra: "
-          f"pip install torch==2.13.0 && pip install 'audio-lstm[train]'", file=sys.stderr)
+    print(
+        f"audio-lstm {command}: needs {error.name}; install the training extra: "
+        f"pip install torch==2.13.0 && pip install 'audio-lstm[train]'",
+        file=sys.stderr,
+    )
     return True
 
 

@@ -45,7 +45,7 @@ class OursPipeline:
     def __init__(self, path: Path | None, frames_per_call: int | None = None) -> None:
         import audio_lstm.device.listen  # noqa: F401 - the daemon's own import set, for a fair RSS
 
-        try:
+        try:  # noqa: SIM105
             import sounddevice  # noqa: F401 - listen imports it when it opens the microphone
         except OSError:  # no PortAudio library here: RSS then lacks its ~3 MB
             pass

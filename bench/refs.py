@@ -110,13 +110,23 @@ def measure(pipe, signal: np.ndarray, demo: np.ndarray, chunks_ms, repeats: int)
         cost[str(ms)] = float(np.median([cpu for _, cpu in passes])) * 1000.0 / audio_s
         wall[str(ms)] = float(np.median([lat.sum() for lat, _ in passes])) * 1000.0 / audio_s
         pooled = np.concatenate([lat for lat, _ in passes]) * 1000.0
-        latency[str(ms)] = {"p50": float(np.percentile(pooled, 50)), "p99": float(np.percentile(pooled, 99)),
-                            "max": float(pooled.max())}
-    return {"name": pipe.name, "files": [str(f) for f in pipe.files],
-            "file_bytes": sum(Path(f).stat().st_size for f in pipe.files), "labels": list(pipe.labels),
-            "audio_seconds": seconds, "repeats": repeats, "cost_ms_per_s": cost, "wall_ms_per_s": wall,
-            "latency_ms": latency,
-            "events": detection_times(pipe, demo) if len(demo) else []}
+        latency[str(ms)] = {
+            "p50": float(np.percentile(pooled, 50)),
+            "p99": float(np.percentile(pooled, 99)),
+            "max": float(pooled.max()),
+        }
+    return {
+        "name": pipe.name,
+        "files": [str(f) for f in pipe.files],
+        "file_bytes": sum(Path(f).stat().st_size for f in pipe.files),
+        "labels": list(pipe.labels),
+        "audio_seconds": seconds,
+        "repeats": repeats,
+        "cost_ms_per_s": cost,
+        "wall_ms_per_s": wall,
+        "latency_ms": latency,
+        "events": detection_times(pipe, demo) if len(demo) else [],
+    }
 
 
 # -- reference pipelines ---------------------------------------------------------------------------
@@ -139,8 +149,10 @@ class OpenWakeWord:
         self.files = [folder / "melspectrogram.onnx", folder / "embedding_model.onnx", folder / f"{model}.onnx"]
         missing = [f.name for f in self.files if not f.is_file()]
         if missing:
-            raise RuntimeError(f"openwakeword {getattr(openwakeword, '__version__', '?')} ships no {missing} "
-                               "(0.6.0 ships no models: install openwakeword==0.5.1)")
+            raise RuntimeError(
+                f"openwakeword {getattr(openwakeword, '__version__', '?')} ships no {missing} "
+                "(0.6.0 ships no models: install openwakeword==0.5.1)"
+            )
         self.name = f"openWakeWord 0.5.1 {model} (onnx)"
         self.labels = (model,)
         self.threshold, self.refractory_s = threshold, refractory_s
@@ -152,8 +164,13 @@ class OpenWakeWord:
         self.model = None
         gc.collect()
         np.random.seed(0)  # AudioFeatures seeds its feature buffer with np.random noise
-        self.model = self._model_cls(wakeword_models=[str(self.files[2])], inference_framework="onnx", ncpu=1,
-                                     melspec_model_path=str(self.files[0]), embedding_model_path=str(self.files[1]))
+        self.model = self._model_cls(
+            wakeword_models=[str(self.files[2])],
+            inference_framework="onnx",
+            ncpu=1,
+            melspec_model_path=str(self.files[0]),
+            embedding_model_path=str(self.files[1]),
+        )
         self._samples = 0
         self._quiet_until = 0
 

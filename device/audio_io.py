@@ -63,8 +63,10 @@ def audio_info(path: Path | str) -> soundfile._SoundFileInfo:
 def check_sample_rate(path: Path | str, rate: int) -> None:
     """AudioFileError unless `rate` lies in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE] (a corrupt header otherwise)."""
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise AudioFileError(f"{display_name(path)}: header says {rate} Hz; supported rates are "
-                             f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz (corrupt header?)")
+        raise AudioFileError(
+            f"{display_name(path)}: header says {rate} Hz; supported rates are "
+            f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz (corrupt header?)"
+        )
 
 
 def load_audio(path: Path | str, sample_rate: int = 16000) -> np.ndarray:
@@ -80,8 +82,14 @@ def load_audio(path: Path | str, sample_rate: int = 16000) -> np.ndarray:
     return resample(to_mono(audio), rate, sample_rate)
 
 
-def iter_audio_blocks(path: Path | str, block_seconds: float = 10.0, sample_rate: int = 16000, *,
-                      max_seconds: float | None = None, warn: Warn | None = None) -> Iterator[np.ndarray]:
+def iter_audio_blocks(
+    path: Path | str,
+    block_seconds: float = 10.0,
+    sample_rate: int = 16000,
+    *,
+    max_seconds: float | None = None,
+    warn: Warn | None = None,
+) -> Iterator[np.ndarray]:
     """Stream a file as mono float32 blocks at `sample_rate`, never holding more than one block.
 
     A block is at most `block_seconds` of audio and BLOCK_SAMPLES decoded samples, whatever the
@@ -96,10 +104,12 @@ def iter_audio_blocks(path: Path | str, block_seconds: float = 10.0, sample_rate
     check_sample_rate(path, info.samplerate)
     if info.frames == 0:
         raise AudioFileError(f"{name}: contains no samples")
-    say = warn or (lambda message: None)
+    say = warn or (lambda message: None)  # noqa: ARG005
     _warn_if_truncated(name, info, say)
-    resampler = None if info.samplerate == sample_rate else soxr.ResampleStream(
-        info.samplerate, sample_rate, 1, dtype="float32", quality="HQ"
+    resampler = (
+        None
+        if info.samplerate == sample_rate
+        else soxr.ResampleStream(info.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
     )
     block = max(1, min(int(block_seconds * info.samplerate), BLOCK_SAMPLES // max(1, info.channels)))
     limit = None if max_seconds is None else int(max_seconds * info.samplerate)
@@ -114,8 +124,10 @@ def iter_audio_blocks(path: Path | str, block_seconds: float = 10.0, sample_rate
                 last = len(data) < block
                 if not cleaned and _clean(data):
                     cleaned = True
-                    say(f"{name}: warning: NaN, infinite or absurd samples (|x| > {SAMPLE_LIMIT:g}): "
-                        "NaN and infinite ones set to 0, the rest clipped")
+                    say(
+                        f"{name}: warning: NaN, infinite or absurd samples (|x| > {SAMPLE_LIMIT:g}): "
+                        "NaN and infinite ones set to 0, the rest clipped"
+                    )
                 elif cleaned:
                     _clean(data)
                 mono = to_mono(data)
@@ -128,8 +140,10 @@ def iter_audio_blocks(path: Path | str, block_seconds: float = 10.0, sample_rate
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise AudioFileError(f"{name}: audio data is corrupt or truncated ({_short(error)})") from error
     if 0 < frames < info.frames:
-        say(f"{name}: warning: audio data ends at {frames / info.samplerate:.3f} s, but the header says "
-            f"{info.frames / info.samplerate:.3f} s (truncated file?)")
+        say(
+            f"{name}: warning: audio data ends at {frames / info.samplerate:.3f} s, but the header says "
+            f"{info.frames / info.samplerate:.3f} s (truncated file?)"
+        )
 
 
 def find_audio_files(paths: list[Path | str]) -> tuple[list[Path], list[str]]:
@@ -166,8 +180,10 @@ def _warn_if_truncated(name: str, info: soundfile._SoundFileInfo, say: Warn) -> 
         return
     declared, held = map(int, found.groups())
     if held < declared < _STREAMED_LENGTHS:
-        say(f"{name}: warning: the header declares {declared} bytes of audio data but the file holds {held} "
-            f"(truncated file?); reading {info.frames / info.samplerate:.3f} s")
+        say(
+            f"{name}: warning: the header declares {declared} bytes of audio data but the file holds {held} "
+            f"(truncated file?); reading {info.frames / info.samplerate:.3f} s"
+        )
 
 
 def _undecodable(path: Path, error: Exception) -> AudioFileError:
@@ -182,8 +198,15 @@ def _check_path(path: Path) -> None:
     if stat.S_ISDIR(mode):
         raise AudioFileError(f"{display_name(path)}: is a directory, not an audio file")
     if not stat.S_ISREG(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
-            "a socket" if stat.S_ISSOCK(mode) else "a special file"
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a special file"
+        )
         raise AudioFileError(f"{display_name(path)}: not a regular audio file ({kind})")
     if path.stat().st_size == 0:
         raise AudioFileError(f"{display_name(path)}: file is empty (0 bytes)")

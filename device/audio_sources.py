@@ -68,7 +68,7 @@ class FileSource(AudioSource):
         self.block = max(1, round(self.rate * block_ms / 1000))
         self._file: soundfile.SoundFile | None = None
 
-    def start(self, stopping: Stopping) -> None:
+    def start(self, stopping: Stopping) -> None:  # noqa: ARG002
         try:
             self._file = soundfile.SoundFile(str(self.path))
         except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
@@ -177,8 +177,10 @@ def _wav_format(body: bytes) -> tuple[int, int, int, bool]:
     if tag == WAV_EXTENSIBLE and len(body) >= 26:
         tag = struct.unpack("<H", body[24:26])[0]  # the sub-format GUID starts with the format tag
     if tag not in (WAV_INT, WAV_FLOAT) or channels < 1:
-        raise InputError(f"--input -: the WAV stream on stdin is not PCM or float audio (format tag {tag:#x}, "
-                         f"{bits} bits); convert it, e.g. with ffmpeg -f wav -c:a pcm_s16le")
+        raise InputError(
+            f"--input -: the WAV stream on stdin is not PCM or float audio (format tag {tag:#x}, "
+            f"{bits} bits); convert it, e.g. with ffmpeg -f wav -c:a pcm_s16le"
+        )
     width = block_align // channels if block_align else (bits + 7) // 8
     return rate, width, channels, tag == WAV_FLOAT
 

@@ -19,8 +19,7 @@ def default_model_path() -> Path:
         raise ModelFileError(f"no bundled model: package {MODELS_PACKAGE} is not installed") from error
     if not resource.is_file():
         raise ModelFileError(
-            f"no bundled model: {DEFAULT_MODEL_FILE} is missing from {MODELS_PACKAGE}; "
-            "run `make model` or pass --model"
+            f"no bundled model: {DEFAULT_MODEL_FILE} is missing from {MODELS_PACKAGE}; run `make model` or pass --model"
         )
     # Regular (non-zipped) installs, editable ones included, keep package data on disk.
     return Path(str(resource))

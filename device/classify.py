@@ -12,6 +12,7 @@ Torch-free.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -48,8 +49,15 @@ from audio_lstm.device.progress import ProgressLine
 from audio_lstm.device.records import CLIP_FIELDS, EVENT_FIELDS, RecordWriter, summary_record
 from audio_lstm.device.runtime import StreamingClassifier
 
-__all__ = ["CLIP_MAX_SECONDS", "CLIP_TAIL_SECONDS", "NON_EVENT_LABELS", "main", "make_detector", "resolve_thresholds",
-           "threshold_arg"]
+__all__ = [
+    "CLIP_MAX_SECONDS",
+    "CLIP_TAIL_SECONDS",
+    "NON_EVENT_LABELS",
+    "main",
+    "make_detector",
+    "resolve_thresholds",
+    "threshold_arg",
+]
 
 PROG = "audio-lstm classify"
 BLOCK_SECONDS = 10.0  # event mode reads this much audio at a time
@@ -70,11 +78,15 @@ def check_header(path: Path, warn: Warn, model_rate: int, clip: bool) -> float:
     check_sample_rate(path, info.samplerate)
     duration = info.frames / info.samplerate
     if clip and duration > CLIP_MAX_SECONDS:
-        raise AudioFileError(f"{display_name(path)}: {duration:.1f} s long; --clip takes clips of at most "
-                             f"{CLIP_MAX_SECONDS:g} s (run without --clip: event mode reads long recordings in blocks)")
+        raise AudioFileError(
+            f"{display_name(path)}: {duration:.1f} s long; --clip takes clips of at most "
+            f"{CLIP_MAX_SECONDS:g} s (run without --clip: event mode reads long recordings in blocks)"
+        )
     if info.samplerate < model_rate:
-        warn(f"{display_name(path)}: warning: recorded at {info.samplerate} Hz, so it lacks the "
-             f"{info.samplerate // 2}-{model_rate // 2} Hz band the model uses; results may be less accurate")
+        warn(
+            f"{display_name(path)}: warning: recorded at {info.samplerate} Hz, so it lacks the "
+            f"{info.samplerate // 2}-{model_rate // 2} Hz band the model uses; results may be less accurate"
+        )
     return duration
 
 
@@ -89,8 +101,9 @@ def classify_clip(classifier: StreamingClassifier, path: Path, warn: Warn) -> di
     return {"file": display_name(path), "label": label, "score": round(score, 4)}
 
 
-def stream_events(classifier: StreamingClassifier, detector: Detector, path: Path, warn: Warn,
-                  progress: bool) -> Iterator[dict[str, object]]:
+def stream_events(
+    classifier: StreamingClassifier, detector: Detector, path: Path, warn: Warn, progress: bool
+) -> Iterator[dict[str, object]]:
     """Events of one recording, streamed in blocks, each as soon as it has ended; then its summary."""
     classifier.reset()
     detector.reset()
@@ -98,6 +111,7 @@ def stream_events(classifier: StreamingClassifier, detector: Detector, path: Pat
     name, rate, count, samples = display_name(path), classifier.sample_rate, 0, 0
     show = progress and duration > PROGRESS_MIN_SECONDS
     with ProgressLine(name, duration, sys.stderr, enabled=show) as bar:
+
         def warn_off_bar(message: str) -> None:
             bar.clear()
             warn(message)
@@ -122,22 +136,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Classify audio files with the streaming model. Default: events in recordings of any "
-                    "length (one record per event, then one summary record per file); --clip: one label per "
-                    f"file of at most {CLIP_MAX_SECONDS:g} s. Exit status: 0 all files done, 1 some file "
-                    "failed (each failure is one line on stderr; the other files are still done), 2 usage or "
-                    "model error.",
+        "length (one record per event, then one summary record per file); --clip: one label per "
+        f"file of at most {CLIP_MAX_SECONDS:g} s. Exit status: 0 all files done, 1 some file "
+        "failed (each failure is one line on stderr; the other files are still done), 2 usage or "
+        "model error.",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or directories (searched recursively "
-                        f"for {', '.join(AUDIO_SUFFIXES)})")
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=f"audio files or directories (searched recursively for {', '.join(AUDIO_SUFFIXES)})",
+    )
     parser.add_argument("--model", type=Path, help="ONNX model file (default: the bundled model)")
-    parser.add_argument("--clip", action="store_true",
-                        help=f"treat each file as one short clip of at most {CLIP_MAX_SECONDS:g} s (scored with "
-                             f"{CLIP_TAIL_SECONDS} s of zeros appended)")
-    parser.add_argument("--format", choices=("table", "jsonl", "csv"),
-                        help="output format (default: table on a terminal, jsonl otherwise)")
-    parser.add_argument("--threshold", type=threshold_arg, action="append", default=[], metavar="LABEL=VALUE",
-                        help="event mode: detection threshold of a label, overriding the model's (repeatable; "
-                             "default: the thresholds stored in the model)")
+    parser.add_argument(
+        "--clip",
+        action="store_true",
+        help=f"treat each file as one short clip of at most {CLIP_MAX_SECONDS:g} s (scored with "
+        f"{CLIP_TAIL_SECONDS} s of zeros appended)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "jsonl", "csv"),
+        help="output format (default: table on a terminal, jsonl otherwise)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=threshold_arg,
+        action="append",
+        default=[],
+        metavar="LABEL=VALUE",
+        help="event mode: detection threshold of a label, overriding the model's (repeatable; "
+        "default: the thresholds stored in the model)",
+    )
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
     add_report_argument(parser, PEAK)
     return parser
@@ -174,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         return stop.code if isinstance(stop.code, int) else 2
     if args.clip and args.threshold:
         parser.print_usage(sys.stderr)
-        _stderr("error: --threshold applies to event mode (without --clip); --clip reports each file's top label, "
-                "which no threshold decides")
+        _stderr(
+            "error: --threshold applies to event mode (without --clip); --clip reports each file's top label, "
+            "which no threshold decides"
+        )
         return 2
     try:
         classifier = StreamingClassifier(args.model, threads=args.threads)
@@ -195,8 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     out = sys.stdout
     fmt = args.format or ("table" if _isatty(out) else "jsonl")
-    widths = {"file": max((len(display_name(f)) for f in files), default=0),
-              "label": max(map(len, classifier.labels))}
+    widths = {"file": max((len(display_name(f)) for f in files), default=0), "label": max(map(len, classifier.labels))}
     writer = RecordWriter(fmt, CLIP_FIELDS if args.clip else EVENT_FIELDS, out, widths)
     detector = None if args.clip else make_detector(classifier, thresholds, report=args.report)
     progress = _isatty(sys.stderr)
@@ -216,10 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 _stderr(_failure(path, error))
             writer.flush()
     except BrokenPipeError:  # e.g. `| head`: stop quietly
-        try:
+        with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
         return 1
     return 1 if failed else 0
 

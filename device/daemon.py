@@ -109,8 +109,13 @@ class EventSink:
     """Each event as one JSON line on stdout (flushed), appended to the events file, --exec, and
     handed to each publisher. OSError from opening `events_file` propagates (a usage error)."""
 
-    def __init__(self, out: TextIO, events_file: Path | None = None, runner: CommandRunner | None = None,
-                 publishers: Sequence[Publisher] = ()) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        events_file: Path | None = None,
+        runner: CommandRunner | None = None,
+        publishers: Sequence[Publisher] = (),
+    ) -> None:
         self.out = out
         self.runner = runner
         self.publishers = tuple(publishers)
@@ -183,8 +188,9 @@ class Worker(threading.Thread):
     closes open events and continues the clock (the gap itself is not counted).
     """
 
-    def __init__(self, capture: CaptureQueue, classifier: StreamingClassifier, detector: Detector,
-                 sink: EventSink) -> None:
+    def __init__(
+        self, capture: CaptureQueue, classifier: StreamingClassifier, detector: Detector, sink: EventSink
+    ) -> None:
         super().__init__(name="audio-lstm-worker", daemon=True)
         self.capture, self.classifier, self.detector, self.sink = capture, classifier, detector, sink
         self.resampler: soxr.ResampleStream | None = None
@@ -247,8 +253,11 @@ class Worker(threading.Thread):
                 if isinstance(item, _Restart):
                     self._end_segment()
                     rate = self.classifier.sample_rate
-                    self.resampler = None if item.rate == rate else soxr.ResampleStream(
-                        item.rate, rate, 1, dtype="float32", quality="HQ")
+                    self.resampler = (
+                        None
+                        if item.rate == rate
+                        else soxr.ResampleStream(item.rate, rate, 1, dtype="float32", quality="HQ")
+                    )
                 else:
                     self._feed(item)
                     self.sink.poll()
@@ -278,5 +287,6 @@ class Worker(threading.Thread):
 
     def _emit(self, events: list[Event]) -> None:
         for event in events:
-            self.sink.emit(dataclasses.replace(event, start_s=event.start_s + self.offset_s,
-                                               end_s=event.end_s + self.offset_s))
+            self.sink.emit(
+                dataclasses.replace(event, start_s=event.start_s + self.offset_s, end_s=event.end_s + self.offset_s)
+            )

@@ -26,7 +26,7 @@ When an event is returned (`report`, one of `REPORT_MODES`); both modes make the
   ``score`` is ``s`` on the crossing frame; the event stays open until ``s`` falls below the
   release level, and the refractory period runs from there, as in peak mode, so no second event
   of that label is raised meanwhile. `flush` closes open events and returns nothing new.
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 

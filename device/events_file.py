@@ -103,8 +103,10 @@ class EventsFile:
         self._close()
         if not self._failing:
             self._failing = True
-            warn(f"cannot write --events-file {self.path}: {error.strerror or error}; events still go to stdout; "
-                 f"retrying from time to time")
+            warn(
+                f"cannot write --events-file {self.path}: {error.strerror or error}; events still go to stdout; "
+                f"retrying from time to time"
+            )
         else:
             self._delay = min(self._delay * 2, RETRY_MAX_S)
         self._retry_at = time.monotonic() + self._delay

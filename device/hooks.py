@@ -72,9 +72,15 @@ class CommandRunner:
         )
         out = subprocess.PIPE if self.output == "stderr" else subprocess.DEVNULL
         try:
-            child = subprocess.Popen(self.argv, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=subprocess.STDOUT, close_fds=True,
-                                     start_new_session=True)  # a Ctrl-C at the terminal is ours, not theirs
+            child = subprocess.Popen(
+                self.argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                close_fds=True,
+                start_new_session=True,
+            )  # a Ctrl-C at the terminal is ours, not theirs
         except OSError as error:
             warn(f"--exec: cannot run {self.argv[0]}: {error}")
             return
@@ -161,4 +167,3 @@ def _copy(pid: int, line: bytes) -> None:
         stream.flush()
     except (OSError, ValueError):  # stderr gone: nothing to report it to
         pass
-

@@ -15,8 +15,10 @@ from pathlib import Path
 WEIGHTS_KEY = "int8_weights"  # metadata: "uint8" once the weights are stored unsigned
 UNSIGNED = "uint8"
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni")
-CONVERT_HINT = ("python -c \"from audio_lstm.export.onnx_export import store_weights_unsigned as s; "
-                "s('{path}')\" (needs the train extra; lossless)")
+CONVERT_HINT = (
+    'python -c "from audio_lstm.export.onnx_export import store_weights_unsigned as s; '
+    "s('{path}')\" (needs the train extra; lossless)"
+)
 
 
 def u8s8_saturates(machine: str | None = None, cpuinfo: str | None = None) -> bool:
@@ -39,7 +41,10 @@ def warn_if_signed_int8(path: Path, precision: str, extra: dict[str, str], satur
         return False
     if not (u8s8_saturates() if saturates is None else saturates):
         return False
-    warnings.warn(f"{path}: int8 weights stored signed; on this x86 CPU without VNNI onnxruntime's int8 products "
-                  f"saturate and accuracy drops. Convert the file once: {CONVERT_HINT.format(path=path)}",
-                  RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"{path}: int8 weights stored signed; on this x86 CPU without VNNI onnxruntime's int8 products "
+        f"saturate and accuracy drops. Convert the file once: {CONVERT_HINT.format(path=path)}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
     return True

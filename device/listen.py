@@ -49,39 +49,74 @@ def seconds_arg(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Detect keywords and glass breaking on a live "
-                                     "microphone; prints one JSON line per event.")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Detect keywords and glass breaking on a live microphone; prints one JSON line per event.",
+    )
     parser.add_argument("--model", type=Path, help="ONNX model file (default: the bundled model)")
     parser.add_argument("--device", help="input device name (substring) or index; default: the system's default")
     parser.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
-    parser.add_argument("--threshold", type=threshold_arg, action="append", default=[], metavar="LABEL=VALUE",
-                        help="detection threshold of a label, overriding the model's (repeatable; "
-                             "default: the thresholds stored in the model)")
-    parser.add_argument("--events-file", type=Path,
-                        help="also append each event's JSON line to this file; a failing write is warned about "
-                        "once and retried later (events still go to stdout); SIGHUP reopens it, for log "
-                        "rotation (default: stdout only)")
-    parser.add_argument("--exec", dest="command", metavar="CMD", help="run CMD (no shell) for each event, with "
-                        "AUDIO_LSTM_LABEL, AUDIO_LSTM_SCORE, AUDIO_LSTM_START_S, AUDIO_LSTM_END_S set; its stdout "
-                        "and stderr go to the daemon's stderr as 'exec[PID]: LINE' (never to stdout, which "
-                        "carries only events), or to /dev/null (--exec-output null); at most 8 run at once "
-                        "(default: none)")
-    parser.add_argument("--exec-output", choices=OUTPUT_MODES, default="stderr",
-                        help="where --exec commands' output goes (default stderr)")
-    parser.add_argument("--stall-s", type=seconds_arg, default=DEFAULT_STALL_S, metavar="SECONDS",
-                        help="no audio from the microphone for this long is a stall: warned about, counted, and "
-                             f"the stream reopened (default {DEFAULT_STALL_S:g})")
+    parser.add_argument(
+        "--threshold",
+        type=threshold_arg,
+        action="append",
+        default=[],
+        metavar="LABEL=VALUE",
+        help="detection threshold of a label, overriding the model's (repeatable; "
+        "default: the thresholds stored in the model)",
+    )
+    parser.add_argument(
+        "--events-file",
+        type=Path,
+        help="also append each event's JSON line to this file; a failing write is warned about "
+        "once and retried later (events still go to stdout); SIGHUP reopens it, for log "
+        "rotation (default: stdout only)",
+    )
+    parser.add_argument(
+        "--exec",
+        dest="command",
+        metavar="CMD",
+        help="run CMD (no shell) for each event, with "
+        "AUDIO_LSTM_LABEL, AUDIO_LSTM_SCORE, AUDIO_LSTM_START_S, AUDIO_LSTM_END_S set; its stdout "
+        "and stderr go to the daemon's stderr as 'exec[PID]: LINE' (never to stdout, which "
+        "carries only events), or to /dev/null (--exec-output null); at most 8 run at once "
+        "(default: none)",
+    )
+    parser.add_argument(
+        "--exec-output",
+        choices=OUTPUT_MODES,
+        default="stderr",
+        help="where --exec commands' output goes (default stderr)",
+    )
+    parser.add_argument(
+        "--stall-s",
+        type=seconds_arg,
+        default=DEFAULT_STALL_S,
+        metavar="SECONDS",
+        help="no audio from the microphone for this long is a stall: warned about, counted, and "
+        f"the stream reopened (default {DEFAULT_STALL_S:g})",
+    )
     parser.add_argument("--chunk-ms", type=positive_int, default=80, help="capture block length (default 80 ms)")
-    parser.add_argument("--input", metavar="FILE|-", help="instead of a microphone, read a file (any format soundfile "
-                        "reads) or, with -, stdin: raw 16-bit little-endian PCM or a WAV stream; exits at its end "
-                        "(default: the microphone)")
-    parser.add_argument("--input-rate", type=positive_int, metavar="HZ",
-                        help=f"sample rate of raw PCM on stdin (default {RAW_RATE})")
-    parser.add_argument("--input-channels", type=positive_int, metavar="N",
-                        help=f"channels of raw PCM on stdin, interleaved (default {RAW_CHANNELS})")
-    parser.add_argument("--realtime", action="store_true",
-                        help="with --input: play at real-time speed (default: as fast as possible)")
+    parser.add_argument(
+        "--input",
+        metavar="FILE|-",
+        help="instead of a microphone, read a file (any format soundfile "
+        "reads) or, with -, stdin: raw 16-bit little-endian PCM or a WAV stream; exits at its end "
+        "(default: the microphone)",
+    )
+    parser.add_argument(
+        "--input-rate", type=positive_int, metavar="HZ", help=f"sample rate of raw PCM on stdin (default {RAW_RATE})"
+    )
+    parser.add_argument(
+        "--input-channels",
+        type=positive_int,
+        metavar="N",
+        help=f"channels of raw PCM on stdin, interleaved (default {RAW_CHANNELS})",
+    )
+    parser.add_argument(
+        "--realtime", action="store_true", help="with --input: play at real-time speed (default: as fast as possible)"
+    )
     add_report_argument(parser, DEFAULT_REPORT)
     add_mqtt_arguments(parser)
     return parser
@@ -100,8 +135,10 @@ def list_devices(sd: ModuleType) -> int:
         warn("no audio input devices found")
     for index, device in inputs:
         mark = "  (default)" if index == default_input else ""
-        print(f"{index:3d}  {device['name']}  ({device['max_input_channels']} ch, "
-              f"{device['default_samplerate']:.0f} Hz){mark}")
+        print(
+            f"{index:3d}  {device['name']}  ({device['max_input_channels']} ch, "
+            f"{device['default_samplerate']:.0f} Hz){mark}"
+        )
     return 0
 
 
@@ -144,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         return list_devices(sd)
     publisher = None
     try:
-        source = None if args.input is None else open_input(args.input, args.input_rate, args.input_channels,
-                                                             args.chunk_ms)
+        source = (
+            None if args.input is None else open_input(args.input, args.input_rate, args.input_channels, args.chunk_ms)
+        )
         classifier = StreamingClassifier(args.model, threads=args.threads)
         thresholds = resolve_thresholds(classifier.labels, classifier.info.thresholds, args.threshold)
         runner = CommandRunner(args.command, args.exec_output) if args.command else None

@@ -72,8 +72,11 @@ def resolve_device(sd: ModuleType, spec: int | str | None) -> InputDevice:
         index = default_input_index(sd)
         if index < 0:
             inputs = [d for d in sd.query_devices() if d.get("max_input_channels", 0) > 0]
-            raise DeviceChoiceError(f"no default audio input device; choose one with --device; {HINT}" if inputs
-                                    else f"no audio input device found; {HINT}")
+            raise DeviceChoiceError(
+                f"no default audio input device; choose one with --device; {HINT}"
+                if inputs
+                else f"no audio input device found; {HINT}"
+            )
         info = sd.query_devices(index)
     elif isinstance(spec, int):
         count = len(sd.query_devices())
@@ -87,8 +90,10 @@ def resolve_device(sd: ModuleType, spec: int | str | None) -> InputDevice:
         except ValueError as error:  # sounddevice: none or several devices match
             first, *candidates = str(error).splitlines()
             if candidates:
-                raise DeviceChoiceError(f"--device {spec!r} matches several input devices: {'; '.join(candidates)}; "
-                                        f"give its index or more of its name; {HINT}") from error
+                raise DeviceChoiceError(
+                    f"--device {spec!r} matches several input devices: {'; '.join(candidates)}; "
+                    f"give its index or more of its name; {HINT}"
+                ) from error
             raise DeviceChoiceError(f"--device {spec!r}: {first}; {HINT}") from error
     index = int(info.get("index", spec if isinstance(spec, int) else -1))
     if info.get("max_input_channels", 0) < 1:
@@ -105,8 +110,16 @@ def _close_stream(stream: Any) -> None:
 class Daemon:
     """Main-thread loop: open the stream, watch it, retry on device errors and stalls, stop on signals."""
 
-    def __init__(self, sd: ModuleType, worker: Worker, capture: CaptureQueue, device: int | str | None,
-                 chunk_ms: int, stall_s: float = DEFAULT_STALL_S, first: InputDevice | None = None) -> None:
+    def __init__(
+        self,
+        sd: ModuleType,
+        worker: Worker,
+        capture: CaptureQueue,
+        device: int | str | None,
+        chunk_ms: int,
+        stall_s: float = DEFAULT_STALL_S,
+        first: InputDevice | None = None,
+    ) -> None:
         self.sd, self.worker, self.capture = sd, worker, capture
         self.device, self.chunk_ms, self.first = device, chunk_ms, first
         self.signals = StopSignals(hangup=worker.sink.request_reopen)
@@ -168,8 +181,10 @@ class Daemon:
             self.worker.sink.close()  # publishers flush what they still hold: their counts are final
             native_stderr.remove()
             overflows, dropped = self.capture.counts()
-            warn(f"stopped after {self.worker.seconds:.1f} s of audio; {overflows} input overflows, "
-                 f"{dropped} dropped chunks, {self.watch.count} stalls; {self.worker.sink.summary()}")
+            warn(
+                f"stopped after {self.worker.seconds:.1f} s of audio; {overflows} input overflows, "
+                f"{dropped} dropped chunks, {self.watch.count} stalls; {self.worker.sink.summary()}"
+            )
             if release_at_exit(self.sd):
                 warn("a stalled stream still blocks PortAudio; skipping its clean-up at exit")
         if self.worker.error is not None:
@@ -185,8 +200,14 @@ class Daemon:
         blocksize = max(1, round(device.rate * self.chunk_ms / 1000))
 
         def open_stream() -> Any:
-            stream = self.sd.InputStream(device=device.index, samplerate=device.rate, channels=1, dtype="float32",
-                                         blocksize=blocksize, callback=self.capture.callback)
+            stream = self.sd.InputStream(
+                device=device.index,
+                samplerate=device.rate,
+                channels=1,
+                dtype="float32",
+                blocksize=blocksize,
+                callback=self.capture.callback,
+            )
             try:
                 stream.start()
             except BaseException:
@@ -229,8 +250,10 @@ class Daemon:
         counts = (*self.capture.counts(), self.watch.count)
         if counts != self._reported:
             self._reported = counts
-            warn(f"status: {counts[0]} input overflows, {counts[1]} dropped chunks, {counts[2]} stalls so far; "
-                 f"{self.worker.sink.count} events")
+            warn(
+                f"status: {counts[0]} input overflows, {counts[1]} dropped chunks, {counts[2]} stalls so far; "
+                f"{self.worker.sink.count} events"
+            )
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

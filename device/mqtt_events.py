@@ -106,9 +106,18 @@ def _import_paho() -> Any:
 class MqttEventPublisher:
     """Publishes `Event`s to a broker; see the module docstring. `publish` never blocks on the network."""
 
-    def __init__(self, url: str, device_name: str | None, labels: Sequence[str], model_version: str, *,
-                 queue_limit: int = QUEUE_LIMIT, reconnect_s: tuple[int, int] = (RECONNECT_MIN_S, RECONNECT_MAX_S),
-                 discovery_prefix: str = DISCOVERY_PREFIX, log: Callable[[str], None] = _stderr) -> None:
+    def __init__(
+        self,
+        url: str,
+        device_name: str | None,
+        labels: Sequence[str],
+        model_version: str,
+        *,
+        queue_limit: int = QUEUE_LIMIT,
+        reconnect_s: tuple[int, int] = (RECONNECT_MIN_S, RECONNECT_MAX_S),
+        discovery_prefix: str = DISCOVERY_PREFIX,
+        log: Callable[[str], None] = _stderr,
+    ) -> None:
         mqtt = _import_paho()
         self.broker = parse_broker_url(url)
         if queue_limit < 1:
@@ -128,8 +137,11 @@ class MqttEventPublisher:
         self._handed = self._acked = 0  # QoS 1 messages handed to paho / acknowledged by the broker
         self._connected = self._warned_down = self._warned_full = self._closed = False
         self._mqtt = mqtt
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"audio-lstm-{self.device_id}-{os.getpid()}",
-                             protocol=mqtt.MQTTv311)
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"audio-lstm-{self.device_id}-{os.getpid()}",
+            protocol=mqtt.MQTTv311,
+        )
         if self.broker.username is not None:
             client.username_pw_set(self.broker.username, self.broker.password)
         if self.broker.scheme == "mqtts":
@@ -149,9 +161,16 @@ class MqttEventPublisher:
         """The JSON of one event (``event_type`` is what Home Assistant's event entity reads; ``source``,
         when given: where the audio came from, e.g. a `serve` client's address)."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-        return json.dumps({**event.to_dict(), "event_type": event.label, "timestamp": now,
-                           "model_version": self.model_version, "device": self.device_name,
-                           **({"source": source} if source else {})})
+        return json.dumps(
+            {
+                **event.to_dict(),
+                "event_type": event.label,
+                "timestamp": now,
+                "model_version": self.model_version,
+                "device": self.device_name,
+                **({"source": source} if source else {}),
+            }
+        )
 
     def discovery_config(self) -> dict[str, Any]:
         """Home Assistant MQTT discovery config of the device's event entity."""
@@ -164,9 +183,13 @@ class MqttEventPublisher:
             "payload_available": ONLINE,
             "payload_not_available": OFFLINE,
             "qos": 1,
-            "device": {"identifiers": [f"audio_lstm_{self.device_id}"], "name": self.device_name,
-                       "manufacturer": "audio-lstm", "model": "keyword and glass-break recognizer",
-                       "sw_version": self.model_version},
+            "device": {
+                "identifiers": [f"audio_lstm_{self.device_id}"],
+                "name": self.device_name,
+                "manufacturer": "audio-lstm",
+                "model": "keyword and glass-break recognizer",
+                "sw_version": self.model_version,
+            },
         }
 
     # -- paho callbacks (its network thread) ---------------------------------------------------
@@ -286,15 +309,23 @@ class MqttEventPublisher:
 def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
     """``--mqtt URL`` and ``--mqtt-device-name NAME`` (for `listen` and `serve`)."""
     group = parser.add_argument_group("MQTT (needs the mqtt extra)")
-    group.add_argument("--mqtt", metavar="URL", help="also publish events to this broker, with Home Assistant "
-                       "discovery: mqtt://[user[:password]@]host[:port][/prefix] (default prefix "
-                       f"{DEFAULT_PREFIX}; mqtts:// for TLS)")
-    group.add_argument("--mqtt-device-name", metavar="NAME", help="device name in topics and in Home Assistant "
-                       "(default: the host name)")
+    group.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="also publish events to this broker, with Home Assistant "
+        "discovery: mqtt://[user[:password]@]host[:port][/prefix] (default prefix "
+        f"{DEFAULT_PREFIX}; mqtts:// for TLS)",
+    )
+    group.add_argument(
+        "--mqtt-device-name",
+        metavar="NAME",
+        help="device name in topics and in Home Assistant (default: the host name)",
+    )
 
 
-def publisher_from_args(args: argparse.Namespace, labels: Sequence[str], model_version: str,
-                        log: Callable[[str], None] = _stderr) -> MqttEventPublisher | None:
+def publisher_from_args(
+    args: argparse.Namespace, labels: Sequence[str], model_version: str, log: Callable[[str], None] = _stderr
+) -> MqttEventPublisher | None:
     """The publisher `add_mqtt_arguments`' options ask for, or None; ValueError / MqttUnavailable."""
     if not args.mqtt:
         if args.mqtt_device_name:

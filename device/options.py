@@ -45,8 +45,9 @@ def threshold_arg(text: str) -> tuple[str, float]:
     return label_number(text, lambda number: 0.0 <= number <= 1.0, "LABEL=VALUE with VALUE in [0, 1]")
 
 
-def resolve_thresholds(labels: tuple[str, ...], defaults: dict[str, float],
-                       overrides: list[tuple[str, float]]) -> dict[str, float]:
+def resolve_thresholds(
+    labels: tuple[str, ...], defaults: dict[str, float], overrides: list[tuple[str, float]]
+) -> dict[str, float]:
     """The model's thresholds with --threshold overrides; ValueError names a bad label."""
     thresholds = dict(defaults)
     for label, value in overrides:
@@ -68,8 +69,13 @@ def refractory_arg(text: str) -> float:
     return number_in(text, lambda number: 0.0 <= number < math.inf, "seconds >= 0")
 
 
-def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float], *,
-                  refractory_s: float = DEFAULT_REFRACTORY_S, report: str = PEAK) -> Detector:
+def make_detector(
+    classifier: StreamingClassifier,
+    thresholds: dict[str, float],
+    *,
+    refractory_s: float = DEFAULT_REFRACTORY_S,
+    report: str = PEAK,
+) -> Detector:
     """The detector for a model: every event label (`event_labels`) may fire, at its threshold;
     events are returned as `report` says (one of `REPORT_MODES`; see `audio_lstm.device.detector`)."""
     return Detector(
@@ -85,10 +91,14 @@ def make_detector(classifier: StreamingClassifier, thresholds: dict[str, float],
 
 def add_report_argument(parser: argparse.ArgumentParser, default: str) -> None:
     """``--report crossing|peak``: when the detector returns an event (`listen`: crossing, `classify`: peak)."""
-    parser.add_argument("--report", choices=REPORT_MODES, default=default,
-                        help=f"return each event when its score crosses the threshold (crossing: sooner; end_s = "
-                             f"start_s and score = the score at the crossing) or when it ends (peak: end_s and the "
-                             f"peak score known); default {default}")
+    parser.add_argument(
+        "--report",
+        choices=REPORT_MODES,
+        default=default,
+        help=f"return each event when its score crosses the threshold (crossing: sooner; end_s = "
+        f"start_s and score = the score at the crossing) or when it ends (peak: end_s and the "
+        f"peak score known); default {default}",
+    )
 
 
 def positive_int(text: str) -> int:

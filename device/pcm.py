@@ -71,8 +71,11 @@ class StreamResampler:
 
     def __init__(self, source_rate: int, target_rate: int) -> None:
         self.source_rate, self.target_rate = source_rate, target_rate
-        self._stream = None if source_rate == target_rate else soxr.ResampleStream(
-            source_rate, target_rate, 1, dtype="float32", quality="HQ")
+        self._stream = (
+            None
+            if source_rate == target_rate
+            else soxr.ResampleStream(source_rate, target_rate, 1, dtype="float32", quality="HQ")
+        )
         self._spent = False
 
     def process(self, audio: np.ndarray) -> np.ndarray:

@@ -103,7 +103,9 @@ class StreamingClassifier:
     is the number of frames returned so far.
     """
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 1, frames_per_call: int | None = None) -> None:
+    def __init__(
+        self, model_path: str | Path | None = None, threads: int = 1, frames_per_call: int | None = None
+    ) -> None:
         if model_path is None:
             from audio_lstm.device.bundled import default_model_path
 
@@ -267,5 +269,7 @@ class StreamingClassifier:
             self.reset()
 
     def __repr__(self) -> str:
-        return (f"StreamingClassifier({str(self.path)!r}, version={self.info.model_version!r}, "
-                f"precision={self.info.precision!r}, labels={len(self.labels)})")
+        return (
+            f"StreamingClassifier({str(self.path)!r}, version={self.info.model_version!r}, "
+            f"precision={self.info.precision!r}, labels={len(self.labels)})"
+        )

@@ -48,21 +48,41 @@ def warn(message: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Wyoming wake-word server: every event label of the "
-                                     "model (keywords, glass breaking) is offered as a wake word.")
-    parser.add_argument("--uri", default=DEFAULT_URI, help=f"where to listen: tcp://HOST:PORT or unix://PATH "
-                        f"(default {DEFAULT_URI})")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Wyoming wake-word server: every event label of the "
+        "model (keywords, glass breaking) is offered as a wake word.",
+    )
+    parser.add_argument(
+        "--uri", default=DEFAULT_URI, help=f"where to listen: tcp://HOST:PORT or unix://PATH (default {DEFAULT_URI})"
+    )
     parser.add_argument("--model", type=Path, help="ONNX model file (default: the bundled model)")
-    parser.add_argument("--threshold", type=threshold_arg, action="append", default=[], metavar="LABEL=VALUE",
-                        help="detection threshold of a label, overriding the model's (repeatable; "
-                             "default: the thresholds stored in the model)")
-    parser.add_argument("--refractory-s", type=refractory_arg, default=DEFAULT_REFRACTORY_S, metavar="SECONDS",
-                        help=f"after an event, its label stays quiet this long (default {DEFAULT_REFRACTORY_S:g})")
+    parser.add_argument(
+        "--threshold",
+        type=threshold_arg,
+        action="append",
+        default=[],
+        metavar="LABEL=VALUE",
+        help="detection threshold of a label, overriding the model's (repeatable; "
+        "default: the thresholds stored in the model)",
+    )
+    parser.add_argument(
+        "--refractory-s",
+        type=refractory_arg,
+        default=DEFAULT_REFRACTORY_S,
+        metavar="SECONDS",
+        help=f"after an event, its label stays quiet this long (default {DEFAULT_REFRACTORY_S:g})",
+    )
     add_report_argument(parser, CROSSING)
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads per call (default 1)")
-    parser.add_argument("--zeroconf", nargs="?", const="audio-lstm", metavar="NAME",
-                        help="announce the server as _wyoming._tcp NAME (default name audio-lstm) for "
-                        "discovery; needs the zeroconf package and a tcp:// URI")
+    parser.add_argument(
+        "--zeroconf",
+        nargs="?",
+        const="audio-lstm",
+        metavar="NAME",
+        help="announce the server as _wyoming._tcp NAME (default name audio-lstm) for "
+        "discovery; needs the zeroconf package and a tcp:// URI",
+    )
     parser.add_argument("--debug", action="store_true", help="log connections and protocol details")
     add_mqtt_arguments(parser)
     return parser
@@ -123,8 +143,7 @@ async def announce(uri: str, name: str) -> HomeAssistantZeroconf | None:
     return helper
 
 
-async def serve(uri: str, service: WakeService, zeroconf: str | None = None,
-                stop: asyncio.Event | None = None) -> None:
+async def serve(uri: str, service: WakeService, zeroconf: str | None = None, stop: asyncio.Event | None = None) -> None:
     """Serve `service` on `uri` until `stop` is set or SIGINT/SIGTERM arrives."""
     from wyoming.server import AsyncServer
 
@@ -166,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         warn(problem)
         return 2
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format=f"{PROG}: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO, format=f"{PROG}: %(message)s", stream=sys.stderr
+    )
     from audio_lstm.device.wyoming_handler import WakeService
 
     publisher: MqttEventPublisher | None = None

@@ -66,8 +66,13 @@ class NativeStderrFilter:
         os.dup2(write_fd, 2)
         os.close(write_fd)
         self._python_stderr = sys.stderr
-        sys.stderr = io.TextIOWrapper(io.FileIO(self._saved, "w", closefd=False), encoding=sys.stderr.encoding,
-                                      errors="backslashreplace", line_buffering=True, write_through=True)
+        sys.stderr = io.TextIOWrapper(
+            io.FileIO(self._saved, "w", closefd=False),
+            encoding=sys.stderr.encoding,
+            errors="backslashreplace",
+            line_buffering=True,
+            write_through=True,
+        )
         if faulthandler.is_enabled():
             faulthandler.enable(file=sys.stderr)
         self._window_end = time.monotonic() + WINDOW_S

@@ -73,8 +73,13 @@ class _Call(Generic[T]):
         return True
 
 
-def call_with_deadline(fn: Callable[[], T], timeout: float, stopping: Callable[[], bool] = lambda: False,
-                       late: Callable[[T], None] | None = None, name: str = "audio-lstm-portaudio") -> T:
+def call_with_deadline(
+    fn: Callable[[], T],
+    timeout: float,
+    stopping: Callable[[], bool] = lambda: False,
+    late: Callable[[T], None] | None = None,
+    name: str = "audio-lstm-portaudio",
+) -> T:
     """Run `fn` on a daemon thread and return its result or raise its exception.
 
     HungCall after `timeout` seconds, Stopped as soon as `stopping()`: the call is then abandoned,

@@ -66,12 +66,25 @@ def build_info(classifier: StreamingClassifier) -> Info:
     except importlib.metadata.PackageNotFoundError:
         package_version = None
     models = [
-        WakeModel(name=label, attribution=ATTRIBUTION, installed=True, description=describe_label(label),
-                  version=classifier.info.model_version, languages=list(LANGUAGES), phrase=phrase(label))
+        WakeModel(
+            name=label,
+            attribution=ATTRIBUTION,
+            installed=True,
+            description=describe_label(label),
+            version=classifier.info.model_version,
+            languages=list(LANGUAGES),
+            phrase=phrase(label),
+        )
         for label in event_labels(classifier.labels)
     ]
-    program = WakeProgram(name=PROGRAM, attribution=ATTRIBUTION, installed=True, version=package_version,
-                          description=f"keyword and glass-break recognizer ({classifier.path.name})", models=models)
+    program = WakeProgram(
+        name=PROGRAM,
+        attribution=ATTRIBUTION,
+        installed=True,
+        version=package_version,
+        description=f"keyword and glass-break recognizer ({classifier.path.name})",
+        models=models,
+    )
     return Info(wake=[program])
 
 
@@ -79,8 +92,14 @@ class WakeService:
     """What all connections share: one model (one onnxruntime session), thresholds, the `info` answer,
     and the optional MQTT publisher (one per process)."""
 
-    def __init__(self, classifier: StreamingClassifier, thresholds: dict[str, float], refractory_s: float,
-                 report: str = CROSSING, publisher: MqttEventPublisher | None = None) -> None:
+    def __init__(
+        self,
+        classifier: StreamingClassifier,
+        thresholds: dict[str, float],
+        refractory_s: float,
+        report: str = CROSSING,
+        publisher: MqttEventPublisher | None = None,
+    ) -> None:
         self.classifier, self.thresholds, self.refractory_s = classifier, thresholds, refractory_s
         self.report, self.publisher = report, publisher
         self.labels = event_labels(classifier.labels)
@@ -156,8 +175,12 @@ class WakeHandler(AsyncEventHandler):
         self.names = frozenset(names) if names else None
         unknown = sorted((self.names or frozenset()) - set(self.service.labels))
         if unknown:
-            LOG.warning("%s: asked for unknown wake words %s; the model has %s", self.client, unknown,
-                        ", ".join(self.service.labels))
+            LOG.warning(
+                "%s: asked for unknown wake words %s; the model has %s",
+                self.client,
+                unknown,
+                ", ".join(self.service.labels),
+            )
 
     async def _audio(self, event: WyomingEvent) -> None:
         if self.stream is None:

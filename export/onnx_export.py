@@ -128,9 +128,13 @@ def store_weights_unsigned(path: Path) -> int:
     left as they are (returns 0). The metadata gains ``int8_weights: uint8``, which the runtime checks.
     """
     graph = onnx.load(str(path))
-    names = {graph_node.input[i] for graph_node in graph.graph.node
-             for pair in _QUANTIZED_WEIGHT_INPUTS.get(graph_node.op_type, ())
-             for i in pair if i < len(graph_node.input) and graph_node.input[i]}
+    names = {
+        graph_node.input[i]
+        for graph_node in graph.graph.node
+        for pair in _QUANTIZED_WEIGHT_INPUTS.get(graph_node.op_type, ())
+        for i in pair
+        if i < len(graph_node.input) and graph_node.input[i]
+    }
     changed = 0
     for tensor in graph.graph.initializer:
         if tensor.name in names and tensor.data_type == onnx.TensorProto.INT8:
@@ -180,8 +184,14 @@ def export_checkpoint(
     for path, precision in ((fp32_path, "fp32"), (int8_path, "int8")):
         weights = {WEIGHTS_KEY: UNSIGNED} if precision == "int8" else {}  # see store_weights_unsigned
         metadata = build_metadata(
-            model.cfg.labels, mfcc_cfg, state_shape, thresholds, version, precision,
-            {**(extra_metadata or {}), **weights}, frame_stack=model.cfg.frame_stack,
+            model.cfg.labels,
+            mfcc_cfg,
+            state_shape,
+            thresholds,
+            version,
+            precision,
+            {**(extra_metadata or {}), **weights},
+            frame_stack=model.cfg.frame_stack,
         )
         write_metadata(path, metadata)
     return fp32_path, int8_path

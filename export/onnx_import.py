@@ -61,8 +61,11 @@ def _classifier_weight(graph: onnx.GraphProto, values: dict[str, np.ndarray]) ->
         if node.op_type == "MatMul" and node.input[1] in values:
             return values[node.input[1]]
         if node.op_type == "MatMulInteger" and node.input[1] in values:
-            scale = next(values[n.input[1]] for n in graph.node if n.op_type == "Mul" and n.input[1] in values
-                         and n.output[0].startswith("/classifier/"))
+            scale = next(
+                values[n.input[1]]
+                for n in graph.node
+                if n.op_type == "Mul" and n.input[1] in values and n.output[0].startswith("/classifier/")
+            )
             return _dequantize(values[node.input[1]], scale, values[node.input[3]])
     raise KeyError("no classifier MatMul")
 
@@ -83,8 +86,13 @@ def load_model_file(path: Path | str) -> tuple[KeywordLSTM, MfccConfig, dict[str
         raise ValueError(str(error)) from error
     values = {init.name: numpy_helper.to_array(init) for init in graph.graph.initializer}
     layers_count, _, hidden = info.state_shape
-    cfg = ModelConfig(n_features=info.frontend.n_mfcc, hidden_size=hidden, num_layers=layers_count,
-                      frame_stack=info.frame_stack, labels=info.labels)
+    cfg = ModelConfig(
+        n_features=info.frontend.n_mfcc,
+        hidden_size=hidden,
+        num_layers=layers_count,
+        frame_stack=info.frame_stack,
+        labels=info.labels,
+    )
     model = KeywordLSTM(cfg)
     try:
         layers = _lstm_layers(graph.graph, values)
@@ -105,8 +113,11 @@ def load_model_file(path: Path | str) -> tuple[KeywordLSTM, MfccConfig, dict[str
     except (KeyError, RuntimeError, ValueError, StopIteration) as error:
         raise ValueError(f"{path}: not a graph audio-lstm export wrote ({error})") from error
     model.eval()
-    return model, info.frontend, {"imported_from": str(path), "model_version": info.model_version,
-                                  "precision": info.precision}
+    return (
+        model,
+        info.frontend,
+        {"imported_from": str(path), "model_version": info.model_version, "precision": info.precision},
+    )
 
 
 def load_trained_model(path: Path | str) -> tuple[KeywordLSTM, MfccConfig, dict[str, Any]]:

@@ -31,6 +31,7 @@ Runs on the host with only the standard library; `probe` is the subcommand run o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -124,7 +125,7 @@ def probe(out: Path, examples: Path, models: list[str]) -> None:
 # -- host side ------------------------------------------------------------------------------------
 
 
-def run(cmd: list[str], log: Path | None = None, **kw) -> subprocess.CompletedProcess:
+def run(cmd: list[str], log: Path | None = None, **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
     """Run a command; on failure show its tail and raise."""
     result = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if log is not None:
@@ -284,10 +285,8 @@ def host_versions() -> dict[str, str]:
 
     pins = {}
     for name in RUNTIME_DEPS:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             pins[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return pins
 
 
@@ -447,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
 
     current = [""]  # the phase running now: a failure while scoring is a result, not "cannot run"
 
-    def phase(name: str, func, *a):
+    def phase(name: str, func, *a):  # noqa: ANN001, ANN002, ANN202
         current[0] = name
         started = time.perf_counter()
         print(f"[{name}] ...", flush=True)
@@ -551,8 +550,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"-- arm64 as {cpu}: MFCC front end max |diff| {report['mfcc_max_abs_diff']:.3g}")
         for name, m in report["models"].items():
             print(
-                f"   {name:5s} scores: max |diff| {m['max_abs_diff']:.3g} over {m['frames']} frames (worst: {m['worst_file']}), "
-                f"argmax disagreements {m['argmax_disagreements']}, tolerance {m['tolerance']:g} -> {'OK' if m['ok'] else 'FAIL'}"
+                f"   {name:5s} scores: max |diff| {m['max_abs_diff']:.3g} over {m['frames']} frames (worst: {m['worst_file']}), "  # noqa: E501
+                f"argmax disagreements {m['argmax_disagreements']}, tolerance {m['tolerance']:g} -> {'OK' if m['ok'] else 'FAIL'}"  # noqa: E501
             )
         labels = report["clip_labels"]
         print(

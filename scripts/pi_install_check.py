@@ -69,9 +69,14 @@ def venv_mib(root: Path) -> float:
 def largest(root: Path, count: int = 8) -> dict[str, float]:
     """The `count` biggest entries of the guest venv's site-packages, MiB."""
     site = next((root / VENV.lstrip("/")).glob("lib/python3*/site-packages"))
-    sizes = {entry.name: sum(p.lstat().st_size for p in ([entry] if entry.is_file() else entry.rglob("*"))
-                             if p.is_file() and not p.is_symlink())
-             for entry in site.iterdir()}
+    sizes = {
+        entry.name: sum(
+            p.lstat().st_size
+            for p in ([entry] if entry.is_file() else entry.rglob("*"))
+            if p.is_file() and not p.is_symlink()
+        )
+        for entry in site.iterdir()
+    }
     return {name: round(size / 2**20, 1) for name, size in sorted(sizes.items(), key=lambda kv: -kv[1])[:count]}
 
 
@@ -149,8 +154,12 @@ def main(argv: list[str] | None = None) -> int:
             empty = venv_mib(root)
             guest(root, [f"{VENV}/bin/pip", "install", "-q", guest_wheel], log, cpu=args.cpu)
             base = pip_list(root, log)
-            report["base"] = {"packages": base, "venv_mib": venv_mib(root), "empty_venv_mib": empty,
-                              "largest_mib": largest(root)}
+            report["base"] = {
+                "packages": base,
+                "venv_mib": venv_mib(root),
+                "empty_venv_mib": empty,
+                "largest_mib": largest(root),
+            }
             done(f"{len(base)} packages, venv {report['base']['venv_mib']} MiB (empty venv {empty} MiB)")
             present = [name for name in MUST_BE_ABSENT if name in base]
             missing = sorted(BASE_DEPS - set(base))
@@ -160,12 +169,18 @@ def main(argv: list[str] | None = None) -> int:
             timed("run")
             cli = f"{VENV}/bin/audio-lstm"
             outputs = {}
-            for name, command in (("version", [cli, "--version"]),
-                                  ("classify", [cli, "classify", "--format", "jsonl", "examples/stream_demo.flac"]),
-                                  ("serve --help", [cli, "serve", "--help"])):
+            for name, command in (
+                ("version", [cli, "--version"]),
+                ("classify", [cli, "classify", "--format", "jsonl", "examples/stream_demo.flac"]),
+                ("serve --help", [cli, "serve", "--help"]),
+            ):
                 outputs[name] = guest(root, command, log, cwd=WORK, cpu=args.cpu).stdout.strip()
-            devices = subprocess.run([shutil.which("chroot") or "/usr/sbin/chroot", str(root), cli, "listen",
-                                      "--list-devices"], capture_output=True, text=True, env={"QEMU_CPU": args.cpu})
+            devices = subprocess.run(
+                [shutil.which("chroot") or "/usr/sbin/chroot", str(root), cli, "listen", "--list-devices"],
+                capture_output=True,
+                text=True,
+                env={"QEMU_CPU": args.cpu},
+            )
             outputs["listen --list-devices"] = f"exit {devices.returncode}: {(devices.stdout + devices.stderr).strip()}"
             report["run"] = outputs
             labels = [json.loads(line).get("label") for line in outputs["classify"].splitlines()]
@@ -177,9 +192,12 @@ def main(argv: list[str] | None = None) -> int:
             guest(root, [f"{VENV}/bin/pip", "install", "-q", f"{guest_wheel}[wyoming,mqtt]"], log, cpu=args.cpu)
             full = pip_list(root, log)
             guest(root, [f"{VENV}/bin/pip", "check"], log, cpu=args.cpu)
-            outputs["serve imports"] = guest(root, [f"{VENV}/bin/python", "-c", "import audio_lstm.device."
-                                                    "wyoming_handler, paho.mqtt.client; print('ok')"],
-                                             log, cpu=args.cpu).stdout.strip()
+            outputs["serve imports"] = guest(
+                root,
+                [f"{VENV}/bin/python", "-c", "import audio_lstm.device.wyoming_handler, paho.mqtt.client; print('ok')"],
+                log,
+                cpu=args.cpu,
+            ).stdout.strip()
             added = {name: version for name, version in full.items() if name not in base}
             report["extras"] = {"added": added, "venv_mib": venv_mib(root)}
             done(f"added {', '.join(added)}; venv {report['extras']['venv_mib']} MiB")
@@ -201,8 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         args.report.write_text(json.dumps(report, indent=2))
     base = report["base"]
     print("\nbase install: " + ", ".join(f"{k} {v}" for k, v in sorted(base["packages"].items())))
-    print(f"venv: {base['venv_mib']} MiB (empty venv {base['empty_venv_mib']} MiB); with [wyoming,mqtt] "
-          f"{report['extras']['venv_mib']} MiB")
+    print(
+        f"venv: {base['venv_mib']} MiB (empty venv {base['empty_venv_mib']} MiB); with [wyoming,mqtt] "
+        f"{report['extras']['venv_mib']} MiB"
+    )
     print("largest: " + ", ".join(f"{name} {mib} MiB" for name, mib in base["largest_mib"].items()))
     print("PASS" if units_ok else "FAIL: a unit file did not verify (see above)")
     return EXIT_OK if units_ok else EXIT_FAILED

@@ -113,8 +113,14 @@ def write_wav() -> Callable[..., Path]:
     With ``channels > 1`` the mono signal is duplicated (scaled per channel).
     """
 
-    def write(path: Path, audio: np.ndarray | None = None, sample_rate: int = 16000, subtype: str | None = "PCM_16",
-              channels: int = 1, seconds: float = 1.0) -> Path:
+    def write(
+        path: Path,
+        audio: np.ndarray | None = None,
+        sample_rate: int = 16000,
+        subtype: str | None = "PCM_16",
+        channels: int = 1,
+        seconds: float = 1.0,
+    ) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         if audio is None:

@@ -13,8 +13,25 @@ from audio_lstm.device.runtime import StreamingClassifier
 
 TONES = {"yes": 500.0, "no": 1500.0, "glass_break": 4000.0}  # the tone-burst corpus's labels and pitches
 # `audio-lstm train` options of a tiny model that learns the tone corpus (validation accuracy about 0.9)
-TINY_TRAINING = ["--epochs", "6", "--steps-per-epoch", "12", "--batch-size", "16", "--hidden", "32", "--layers", "1",
-                 "--workers", "0", "--no-progress", "--lr", "0.01", "--label-weight", "glass_break=2.5"]
+TINY_TRAINING = [
+    "--epochs",
+    "6",
+    "--steps-per-epoch",
+    "12",
+    "--batch-size",
+    "16",
+    "--hidden",
+    "32",
+    "--layers",
+    "1",
+    "--workers",
+    "0",
+    "--no-progress",
+    "--lr",
+    "0.01",
+    "--label-weight",
+    "glass_break=2.5",
+]
 
 
 def write_corpus(root: Path, speakers: int = 24) -> None:

@@ -24,6 +24,7 @@ PARSERS = {name: module for name, (module, _) in COMMANDS.items()}
 
 def source_copy(tmp_path: Path) -> Path:
     """The working tree without environments and build outputs (builds write into their source tree)."""
+
     def ignore(folder: str, names: list[str]) -> set[str]:
         return {name for name in names if name in SKIP or name.endswith(".egg-info")}
 
@@ -41,12 +42,18 @@ def test_license_file_and_metadata() -> None:
 def test_wheel_carries_license_and_builds_quietly(tmp_path) -> None:  # noqa: ANN001
     """The wheel pip builds (isolated, with the pinned setuptools) has LICENSE and an SPDX licence field."""
     src = source_copy(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", ".", "-w", str(tmp_path / "dist")],
-                          cwd=src, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", ".", "-w", str(tmp_path / "dist")],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     output = proc.stdout + proc.stderr
-    assert "Deprecat" not in output and "deprecat" not in output, [line for line in output.splitlines()
-                                                                   if "eprecat" in line]
+    assert "Deprecat" not in output and "deprecat" not in output, [
+        line for line in output.splitlines() if "eprecat" in line
+    ]
     (wheel,) = (tmp_path / "dist").glob("audio_lstm-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
@@ -74,11 +81,13 @@ def test_sdist_has_license_and_no_half_test_suite(tmp_path) -> None:  # noqa: AN
 
 
 def test_version_option() -> None:
-    proc = subprocess.run([sys.executable, "-m", "audio_lstm.cli", "--version"], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "audio_lstm.cli", "--version"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and proc.stdout == f"audio-lstm {version('audio-lstm')}\n" and proc.stderr == ""
-    usage = subprocess.run([sys.executable, "-m", "audio_lstm.cli", "--help"], capture_output=True, text=True,
-                           timeout=60).stdout
+    usage = subprocess.run(
+        [sys.executable, "-m", "audio_lstm.cli", "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
     assert "--version" in usage
 
 
@@ -88,7 +97,7 @@ def test_every_option_states_its_default(command: str) -> None:
     missing = []
     for action in parser._actions:  # noqa: SLF001 - argparse offers no public listing
         takes_value = action.nargs != 0 and not action.required
-        if action.option_strings and takes_value and not isinstance(action, argparse._HelpAction):  # noqa: SLF001
+        if action.option_strings and takes_value and not isinstance(action, argparse._HelpAction):  # noqa: SIM102, SLF001
             if "default" not in (action.help or "").lower():
                 missing.append(action.option_strings[-1])
     assert missing == [], f"{command}: options whose help gives no default: {missing}"
@@ -96,8 +105,13 @@ def test_every_option_states_its_default(command: str) -> None:
 
 def make_dry_run(target: str, tmp_path: Path) -> str:
     venv = tmp_path / "venv"
-    proc = subprocess.run(["make", "-n", "-B", target, f"VENV={venv}", "PYTHON=python3"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["make", "-n", "-B", target, f"VENV={venv}", "PYTHON=python3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

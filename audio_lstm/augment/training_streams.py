@@ -311,8 +311,9 @@ class StreamSampler:
         peak = float(np.abs(audio).max()) if len(audio) else 0.0
         if peak > 0.99:
             audio *= np.float32(0.99 / peak)
-        return audio, frame_targets(len(audio), spans, self.mfcc, self.silence_index, self.lead, self.tail,
-                                          self.onset_targets)
+        return audio, frame_targets(
+            len(audio), spans, self.mfcc, self.silence_index, self.lead, self.tail, self.onset_targets
+        )
 
     def sample(self, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One stream: audio float32 (N,), targets int64 (num_frames(N, mfcc),).

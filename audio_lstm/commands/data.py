@@ -81,11 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     """Arguments of `audio-lstm data`."""
     parser = argparse.ArgumentParser(prog=PROG, description="Build data caches.")
     commands = parser.add_subparsers(dest="what", required=True, metavar="WHAT")
-    negatives = commands.add_parser("negatives", help="real negative audio from Debian's packages",
-                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    negatives = commands.add_parser(
+        "negatives",
+        help="real negative audio from Debian's packages",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     negatives.add_argument("--cache", type=Path, help=f"cache folder (default: {default_negatives_dir()})")
-    negatives.add_argument("--from-debs", type=Path, metavar="DIR",
-                           help="use the .deb files in DIR instead of downloading")
+    negatives.add_argument(
+        "--from-debs", type=Path, metavar="DIR", help="use the .deb files in DIR instead of downloading"
+    )
     negatives.add_argument("--packages", nargs="+", metavar="NAME", help="only these packages")
     negatives.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -118,20 +123,36 @@ def _deb_for(package: str, debs: dict[str, Path], debs_dir: Path, from_debs: Pat
     return debs[package]
 
 
-def _manifest_row(package: str, version: str, licence: str, source: AudioSource, relative: str,
-                  duration: float, description: Description) -> ManifestRow:
+def _manifest_row(
+    package: str,
+    version: str,
+    licence: str,
+    source: AudioSource,
+    relative: str,
+    duration: float,
+    description: Description,
+) -> ManifestRow:
     who = {"speech": description.speaker, "music": source.source_file}.get(description.kind, source.folder)
     return {
-        "path": relative, "package": package, "version": version, "source_file": source.source_file,
-        "licence": licence, "kind": description.kind, "language": description.language,
-        "speaker": description.speaker, "group": f"{package}/{description.kind}/{who}",
-        "duration_s": f"{duration:.3f}", "transcript": description.transcript,
-        "contains_keyword": keyword_flag(description.transcript), "split": "",
+        "path": relative,
+        "package": package,
+        "version": version,
+        "source_file": source.source_file,
+        "licence": licence,
+        "kind": description.kind,
+        "language": description.language,
+        "speaker": description.speaker,
+        "group": f"{package}/{description.kind}/{who}",
+        "duration_s": f"{duration:.3f}",
+        "transcript": description.transcript,
+        "contains_keyword": keyword_flag(description.transcript),
+        "split": "",
     }
 
 
-def update_package(package: str, cache: Path, debs: dict[str, Path], from_debs: Path | None,
-                   rows: list[ManifestRow], progress: bool) -> tuple[PackageCounts, list[ManifestRow]]:
+def update_package(
+    package: str, cache: Path, debs: dict[str, Path], from_debs: Path | None, rows: list[ManifestRow], progress: bool
+) -> tuple[PackageCounts, list[ManifestRow]]:
     """Convert the files of one package that are not converted yet; returns its counts and all rows."""
     deb = _deb_for(package, debs, cache / "debs", from_debs)
     version = deb_fields(deb)[1]
@@ -190,8 +211,7 @@ def update_package(package: str, cache: Path, debs: dict[str, Path], from_debs: 
     return counts, write_manifest(cache, others + new_rows)
 
 
-def _is_done(package: str, state: dict[str, dict], debs: dict[str, Path], rows: list[ManifestRow],
-             cache: Path) -> bool:
+def _is_done(package: str, state: dict[str, dict], debs: dict[str, Path], rows: list[ManifestRow], cache: Path) -> bool:
     entry = state.get(package)
     if not entry or entry.get("rules") != RULES_VERSION:
         return False
@@ -203,8 +223,10 @@ def _is_done(package: str, state: dict[str, dict], debs: dict[str, Path], rows: 
 def _print_summary(cache: Path, rows: list[ManifestRow]) -> None:
     hours = summarize(read_negatives(cache))
     excluded = sum(row["contains_keyword"] == "1" for row in rows)
-    print(f"\n{cache / 'manifest.tsv'}: {len(rows)} files; hours without the {excluded} files whose "
-          f"transcript holds a keyword:")
+    print(
+        f"\n{cache / 'manifest.tsv'}: {len(rows)} files; hours without the {excluded} files whose "
+        f"transcript holds a keyword:"
+    )
     print(f"  {'kind':<10}" + "".join(f"{split:>12}" for split in SPLITS))
     for kind in [kind for kind in KINDS if kind in hours] + sorted(set(hours) - set(KINDS)):
         print(f"  {kind:<10}" + "".join(f"{hours[kind].get(split, 0.0):>12.2f}" for split in SPLITS))
@@ -256,8 +278,11 @@ def run_negatives(cache: Path | None, from_debs: Path | None, packages: list[str
         done += 1
         state[package] = asdict(counts)
         _write_json_atomically(cache / STATE_NAME, state)
-        print(f"{package} {counts.version}: {counts.converted} converted, {counts.kept} kept, "
-              f"{counts.failed} failed to decode, {counts.duplicates} duplicates skipped", flush=True)
+        print(
+            f"{package} {counts.version}: {counts.converted} converted, {counts.kept} kept, "
+            f"{counts.failed} failed to decode, {counts.duplicates} duplicates skipped",
+            flush=True,
+        )
     if not done and not failed:
         print(f"nothing left to do: every package is converted already ({cache})")
     else:

@@ -92,9 +92,11 @@ def format_glass(figures: dict[str, Any]) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
     recalled = round((figures["recall"] or 0.0) * figures["glass_clips"])
-    return (f"{GLASS}: recall {rate(figures['recall'])} ({recalled}/{figures['glass_clips']} glass clips), "
-            f"false-alarm rate {rate(figures['false_alarm_rate'])} "
-            f"({figures['false_alarms']}/{figures['other_clips']} other clips)")
+    return (
+        f"{GLASS}: recall {rate(figures['recall'])} ({recalled}/{figures['glass_clips']} glass clips), "
+        f"false-alarm rate {rate(figures['false_alarm_rate'])} "
+        f"({figures['false_alarms']}/{figures['other_clips']} other clips)"
+    )
 
 
 def positive_float(text: str) -> float:
@@ -108,42 +110,78 @@ def non_negative_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("model", type=Path, help="checkpoint (.pt) or ONNX model (.onnx)")
     parser.add_argument("data", nargs="+", type=Path, help="data folder(s)")
     parser.add_argument("--layout", choices=LAYOUTS, default="auto", help="data layout (default: auto, detected)")
-    parser.add_argument("--split", choices=("validation", "test", "train", "all"), default="validation",
-                        help="clips to score (default: validation)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write report.json and confusion.png (--streaming: streaming.json and det_<label>.png) here "
-                             "(default: print only)")
+    parser.add_argument(
+        "--split",
+        choices=("validation", "test", "train", "all"),
+        default="validation",
+        help="clips to score (default: validation)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write report.json and confusion.png (--streaming: streaming.json and det_<label>.png) here "
+        "(default: print only)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ONNX models (default: 1)")
     stream = parser.add_argument_group("streaming evaluation")
     stream.add_argument("--streaming", action="store_true", help="measure detection on long streams instead of clips")
     defaults = StreamingEvalConfig()
-    stream.add_argument("--hours", type=positive_float, default=defaults.hours,
-                        help=f"stream audio to build and score (default {defaults.hours:g})")
+    stream.add_argument(
+        "--hours",
+        type=positive_float,
+        default=defaults.hours,
+        help=f"stream audio to build and score (default {defaults.hours:g})",
+    )
     stream.add_argument("--seed", type=int, default=defaults.seed, help=f"stream seed (default {defaults.seed})")
-    stream.add_argument("--target-fa-per-hour", type=non_negative_float, default=defaults.target_fa_per_hour,
-                        help=f"false accepts per hour the chosen thresholds allow (default {defaults.target_fa_per_hour:g})")
-    stream.add_argument("--write-thresholds", nargs="?", const="all", default=None, metavar="LABELS",
-                        help="write the chosen thresholds into MODEL's metadata (in place; other keys kept); "
-                             "optionally only those of LABELS, comma-separated (e.g. glass_break; 'keywords': the ten; "
-                             "default: write none)")
-    stream.add_argument("--choose-on", choices=CHOOSE_ON, default="every",
-                        help="the false accepts the written thresholds count: every one (default), only "
-                             "'negatives', those during background and unknown speech in the streams, or "
-                             "'real-negatives', those on the negatives cache's validation hours (the ten keywords "
-                             "share the target)")
-    stream.add_argument("--negatives", type=Path, default=None, metavar="DIR",
-                        help="negatives cache whose validation split is also measured "
-                             "(default: the cache of `audio-lstm data negatives`, when it exists)")
+    stream.add_argument(
+        "--target-fa-per-hour",
+        type=non_negative_float,
+        default=defaults.target_fa_per_hour,
+        help=f"false accepts per hour the chosen thresholds allow (default {defaults.target_fa_per_hour:g})",
+    )
+    stream.add_argument(
+        "--write-thresholds",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="LABELS",
+        help="write the chosen thresholds into MODEL's metadata (in place; other keys kept); "
+        "optionally only those of LABELS, comma-separated (e.g. glass_break; 'keywords': the ten; "
+        "default: write none)",
+    )
+    stream.add_argument(
+        "--choose-on",
+        choices=CHOOSE_ON,
+        default="every",
+        help="the false accepts the written thresholds count: every one (default), only "
+        "'negatives', those during background and unknown speech in the streams, or "
+        "'real-negatives', those on the negatives cache's validation hours (the ten keywords "
+        "share the target)",
+    )
+    stream.add_argument(
+        "--negatives",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="negatives cache whose validation split is also measured "
+        "(default: the cache of `audio-lstm data negatives`, when it exists)",
+    )
     stream.add_argument("--no-negatives", action="store_true", help="skip the real negatives")
-    stream.add_argument("--report", choices=(BOTH_REPORTS, *REPORT_MODES), default=BOTH_REPORTS,
-                        help="the detector's report mode(s) whose delays are measured: crossing (listen's "
-                             "default: at the threshold crossing), peak (classify's: when the event ends) or "
-                             "both (default); false rejects and accepts are the same in both")
+    stream.add_argument(
+        "--report",
+        choices=(BOTH_REPORTS, *REPORT_MODES),
+        default=BOTH_REPORTS,
+        help="the detector's report mode(s) whose delays are measured: crossing (listen's "
+        "default: at the threshold crossing), peak (classify's: when the event ends) or "
+        "both (default); false rejects and accepts are the same in both",
+    )
     return parser
 
 
@@ -151,7 +189,6 @@ def expand_label_names(names: str) -> set[str]:
     """--write-thresholds' comma-separated labels, with 'keywords' standing for the ten keywords."""
     named = set(names.split(","))
     return (named - {"keywords"}) | set(KEYWORDS) if "keywords" in named else named
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,14 +205,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     unknown = sorted(expand_label_names(args.write_thresholds or "all") - {"all", *LABELS})
     if unknown:
-        print(f"{PROG}: --write-thresholds names unknown labels {unknown}; labels are: {', '.join(LABELS)}", file=sys.stderr)
+        print(
+            f"{PROG}: --write-thresholds names unknown labels {unknown}; labels are: {', '.join(LABELS)}",
+            file=sys.stderr,
+        )
         return 2
     try:
         if not args.model.is_file():
             raise FileNotFoundError(f"model not found: {args.model}")
         if args.streaming and args.model.suffix != ".onnx":
-            raise ValueError(f"{args.model}: --streaming needs an exported ONNX model (.onnx), "
-                             f"not {args.model.suffix or 'a file without suffix'}")
+            raise ValueError(
+                f"{args.model}: --streaming needs an exported ONNX model (.onnx), "
+                f"not {args.model.suffix or 'a file without suffix'}"
+            )
         if args.streaming:
             classifier = StreamingClassifier(args.model, threads=args.threads)
         elif args.model.suffix == ".onnx":

@@ -56,8 +56,9 @@ def write_thresholds(model: Path, thresholds: dict[str, float]) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def run_real_negatives(args: argparse.Namespace, classifier: StreamingClassifier,
-                       result: StreamingResult) -> NegativeResult | None:
+def run_real_negatives(
+    args: argparse.Namespace, classifier: StreamingClassifier, result: StreamingResult
+) -> NegativeResult | None:
     """False accepts on the validation split of the negatives cache, and keyword FRR on the streams at
     fixed rates of them; None when there is no cache (or --no-negatives)."""
     if args.no_negatives:
@@ -72,14 +73,21 @@ def run_real_negatives(args: argparse.Namespace, classifier: StreamingClassifier
     print(format_frr_table(frr))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        report = {**found.to_dict(), "keyword_frr_at_rate": {k: {str(r): v for r, v in row.items()}
-                                                             for k, row in frr.items()}}
+        report = {
+            **found.to_dict(),
+            "keyword_frr_at_rate": {k: {str(r): v for r, v in row.items()} for k, row in frr.items()},
+        }
         (args.out / "negatives.json").write_text(json.dumps(report, indent=2))
     return found
 
 
-def run_glass(args: argparse.Namespace, classifier: StreamingClassifier, corpus: Corpus, clips: list[Clip],
-              result: StreamingResult) -> dict[str, Any]:
+def run_glass(
+    args: argparse.Namespace,
+    classifier: StreamingClassifier,
+    corpus: Corpus,  # noqa: ARG001
+    clips: list[Clip],
+    result: StreamingResult,
+) -> dict[str, Any]:
     """Glass recall per validation recording, and through the validation split's measured rooms."""
     by_recording = recall_by_recording(result, clips)
     rooms = None
@@ -95,9 +103,14 @@ def run_glass(args: argparse.Namespace, classifier: StreamingClassifier, corpus:
 def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, corpus: Corpus) -> int:
     """The --streaming mode once the model and data are open; returns the exit code."""
     split = args.split
-    clips = [clip for clip in (corpus.clips if split == "all" else corpus.subset(split)) if clip.label in classifier.labels]
+    clips = [
+        clip for clip in (corpus.clips if split == "all" else corpus.subset(split)) if clip.label in classifier.labels
+    ]
     if not any(clip.label != SILENCE for clip in clips):
-        print(f"{PROG}: no labelled clips (other than {SILENCE}) in split {split!r} to place in the streams", file=sys.stderr)
+        print(
+            f"{PROG}: no labelled clips (other than {SILENCE}) in split {split!r} to place in the streams",
+            file=sys.stderr,
+        )
         return 2
     cfg = StreamingEvalConfig(hours=args.hours, seed=args.seed, target_fa_per_hour=args.target_fa_per_hour)
     try:
@@ -107,9 +120,11 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
     counts = result.event_counts()
-    print(f"{args.model} ({classifier.info.model_version}) on {result.hours:.2f} h of {split} streams, seed {cfg.seed}: "
-          f"{len(result.plan.events)} events ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
-          f"target {cfg.target_fa_per_hour:g} false accepts/h")
+    print(
+        f"{args.model} ({classifier.info.model_version}) on {result.hours:.2f} h of {split} streams, seed {cfg.seed}: "
+        f"{len(result.plan.events)} events ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
+        f"target {cfg.target_fa_per_hour:g} false accepts/h"
+    )
     print(format_streaming_table(result))
     print(format_negative_table(result))
     speakers = result.speakers
@@ -124,8 +139,10 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
     real = run_real_negatives(args, classifier, result)
     glass = run_glass(args, classifier, corpus, clips, result) if GLASS in classifier.labels else None
     if args.choose_on == "real-negatives" and real is None:
-        print(f"{PROG}: --choose-on real-negatives needs the negatives cache (`audio-lstm data negatives`)",
-              file=sys.stderr)
+        print(
+            f"{PROG}: --choose-on real-negatives needs the negatives cache (`audio-lstm data negatives`)",
+            file=sys.stderr,
+        )
         return 2
     if args.write_thresholds:
         named = expand_label_names(args.write_thresholds)
@@ -133,16 +150,26 @@ def run_streaming(args: argparse.Namespace, classifier: StreamingClassifier, cor
         pool = pools.get(args.choose_on) or choose_on_negatives(real, cfg.target_fa_per_hour)
         wanted = {label: value for label, value in pool.items() if "all" in named or label in named}
         write_thresholds(args.model, wanted)
-        basis = {"every": "every false accept", "negatives": "only negative false accepts",
-                 "real-negatives": "false accepts on the real negatives"}[args.choose_on]
-        print(f"thresholds written to {args.model}: {', '.join(f'{k}={v:.2f}' for k, v in wanted.items())} "
-              f"(chosen counting {basis})")
+        basis = {
+            "every": "every false accept",
+            "negatives": "only negative false accepts",
+            "real-negatives": "false accepts on the real negatives",
+        }[args.choose_on]
+        print(
+            f"thresholds written to {args.model}: {', '.join(f'{k}={v:.2f}' for k, v in wanted.items())} "
+            f"(chosen counting {basis})"
+        )
     else:
         print(f"thresholds not written (pass --write-thresholds to store them in {args.model})")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        report = {**result.to_dict(), "data": [str(path) for path in args.data], "split": split, "glass": glass,
-                  "thresholds_written": bool(args.write_thresholds)}
+        report = {
+            **result.to_dict(),
+            "data": [str(path) for path in args.data],
+            "split": split,
+            "glass": glass,
+            "thresholds_written": bool(args.write_thresholds),
+        }
         (args.out / "streaming.json").write_text(json.dumps(report, indent=2))
         for label, curve in result.curves.items():
             if result.chosen[label].events:

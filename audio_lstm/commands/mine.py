@@ -22,10 +22,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="ONNX model file, or 'bundled'")
     parser.add_argument("--out", type=Path, required=True, help="TSV of mined windows to write")
-    parser.add_argument("--negatives", type=Path, default=None, metavar="DIR",
-                        help="negatives cache (default: the cache of `audio-lstm data negatives`)")
-    parser.add_argument("--near", type=float, default=0.5,
-                        help="keep steps whose smoothed score reaches NEAR x the label's threshold (default: 0.5)")
+    parser.add_argument(
+        "--negatives",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="negatives cache (default: the cache of `audio-lstm data negatives`)",
+    )
+    parser.add_argument(
+        "--near",
+        type=float,
+        default=0.5,
+        help="keep steps whose smoothed score reaches NEAR x the label's threshold (default: 0.5)",
+    )
     parser.add_argument("--window-s", type=float, default=3.0, help="window length in seconds (default: 3)")
     parser.add_argument("--force", action="store_true", help="overwrite --out")
     return parser
@@ -55,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, str(error))
     write_windows(args.out, windows)
     by_label = ", ".join(f"{label} {n}" for label, n in Counter(w.label for w in windows).most_common())
-    print(f"{len(windows)} windows from {hours:.2f} h of negatives ({by_label or 'none'}) in "
-          f"{time.process_time() - started:.0f} s of CPU -> {args.out}")
+    print(
+        f"{len(windows)} windows from {hours:.2f} h of negatives ({by_label or 'none'}) in "
+        f"{time.process_time() - started:.0f} s of CPU -> {args.out}"
+    )
     return EXIT_OK
 
 

@@ -40,8 +40,14 @@ import soundfile
 import soxr
 
 PACKAGES = tuple(f"asterisk-core-sounds-{lang}-wav" for lang in ("en", "es", "fr", "it", "ru")) + (
-    "ktuberling-data", "hedgewars-data", "0ad-data", "wesnoth-1.16-music", "supertuxkart-data",
-    "frozen-bubble-data", "tuxtype-data", "pingus-data",
+    "ktuberling-data",
+    "hedgewars-data",
+    "0ad-data",
+    "wesnoth-1.16-music",
+    "supertuxkart-data",
+    "frozen-bubble-data",
+    "tuxtype-data",
+    "pingus-data",
 )
 AUDIO_SUFFIXES = (".wav", ".ogg", ".oga", ".flac", ".opus")
 SAMPLE_RATE = 16000
@@ -53,21 +59,66 @@ _ASTERISK_AUDIO = re.compile(r"^asterisk-core-sounds-([a-z]{2,3}(?:_[A-Za-z]{2})
 _ASTERISK_TRANSCRIPTS = re.compile(r"^asterisk-core-sounds-[a-z]{2,3}(?:_[A-Za-z]{2})?$")
 _ZERO_AD_LANGUAGES = {"greek": "grc", "latin": "la", "persian": "peo"}
 ZERO_AD_KINDS = {
-    "audio/music": "music", "audio/ambient": "ambience", "audio/attack/impact": "impact",
-    "audio/attack/destruction": "impact", "audio/resource/mining": "impact",
-    "audio/resource/lumbering": "impact", "audio/resource/construction": "impact",
+    "audio/music": "music",
+    "audio/ambient": "ambience",
+    "audio/attack/impact": "impact",
+    "audio/attack/destruction": "impact",
+    "audio/resource/mining": "impact",
+    "audio/resource/lumbering": "impact",
+    "audio/resource/construction": "impact",
 }
 # What a file says, by package and file name (lower case, trailing digits dropped), where the name tells.
 # Hedgewars' voice lines are the same names in every pack; grunts (ow, ooff, laugh, ...) are left out.
 _HEDGEWARS_PHRASES = {
-    "byebye": "bye bye", "comeonthen": "come on then", "cutitout": "cut it out", "enemydown": "enemy down",
-    "firstblood": "first blood", "flyaway": "fly away", "gonnagetyou": "gonna get you", "illgetyou": "i'll get you",
-    "justyouwait": "just you wait", "leavemealone": "leave me alone", "nooo": "no", "ohdear": "oh dear",
-    "runaway": "run away", "sameteam": "same team", "solong": "so long", "takecover": "take cover",
-    "thisoneismine": "this one is mine", "uh-oh": "uh oh", "watchit": "watch it", "watchthis": "watch this",
-    "whatthe": "what the", "yessir": "yes sir", "youllregretthat": "you'll regret that",
+    "byebye": "bye bye",
+    "comeonthen": "come on then",
+    "cutitout": "cut it out",
+    "enemydown": "enemy down",
+    "firstblood": "first blood",
+    "flyaway": "fly away",
+    "gonnagetyou": "gonna get you",
+    "illgetyou": "i'll get you",
+    "justyouwait": "just you wait",
+    "leavemealone": "leave me alone",
+    "nooo": "no",
+    "ohdear": "oh dear",
+    "runaway": "run away",
+    "sameteam": "same team",
+    "solong": "so long",
+    "takecover": "take cover",
+    "thisoneismine": "this one is mine",
+    "uh-oh": "uh oh",
+    "watchit": "watch it",
+    "watchthis": "watch this",
+    "whatthe": "what the",
+    "yessir": "yes sir",
+    "youllregretthat": "you'll regret that",
 }
-_HEDGEWARS_WORDS = ["amazing", "boring", "brilliant", "bugger", "coward", "drat", "excellent", "fire", "flawless", "grenade", "hello", "hurry", "incoming", "kamikaze", "melon", "missed", "nutter", "oops", "reinforcements", "revenge", "stupid", "traitor", "victory"]
+_HEDGEWARS_WORDS = [
+    "amazing",
+    "boring",
+    "brilliant",
+    "bugger",
+    "coward",
+    "drat",
+    "excellent",
+    "fire",
+    "flawless",
+    "grenade",
+    "hello",
+    "hurry",
+    "incoming",
+    "kamikaze",
+    "melon",
+    "missed",
+    "nutter",
+    "oops",
+    "reinforcements",
+    "revenge",
+    "stupid",
+    "traitor",
+    "victory",
+]
 NAMED_LINES: dict[str, dict[str, str]] = {
     "hedgewars-data": {**{word: word for word in _HEDGEWARS_WORDS}, **_HEDGEWARS_PHRASES},
     "pingus-data": {"letsgo": "let's go", "ohno": "oh no", "goodidea": "good idea", "yipee": "yippee"},

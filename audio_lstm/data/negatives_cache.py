@@ -37,8 +37,19 @@ KINDS = ("speech", "music", "ambience", "impact", "effects")
 SPLITS = ("train", "validation")
 MANIFEST_NAME = "manifest.tsv"
 MANIFEST_COLUMNS = (
-    "path", "package", "version", "source_file", "licence", "kind", "language", "speaker", "group",
-    "duration_s", "transcript", "contains_keyword", "split",
+    "path",
+    "package",
+    "version",
+    "source_file",
+    "licence",
+    "kind",
+    "language",
+    "speaker",
+    "group",
+    "duration_s",
+    "transcript",
+    "contains_keyword",
+    "split",
 )
 SPLIT_SALT = "audio-lstm negatives v1:"
 VALIDATION_SHARE = 0.45
@@ -162,9 +173,17 @@ def read_negatives(cache: Path | None = None) -> list[NegativeRecording]:
     cache = default_negatives_dir() if cache is None else Path(cache)
     return [
         NegativeRecording(
-            path=cache / row["path"], package=row["package"], kind=row["kind"], language=row["language"],
-            speaker=row["speaker"], group=row["group"], split=row["split"], duration_s=float(row["duration_s"]),
-            licence=row["licence"], transcript=row["transcript"], contains_keyword=row["contains_keyword"],
+            path=cache / row["path"],
+            package=row["package"],
+            kind=row["kind"],
+            language=row["language"],
+            speaker=row["speaker"],
+            group=row["group"],
+            split=row["split"],
+            duration_s=float(row["duration_s"]),
+            licence=row["licence"],
+            transcript=row["transcript"],
+            contains_keyword=row["contains_keyword"],
         )
         for row in read_manifest(cache)
         if row["contains_keyword"] != "1"

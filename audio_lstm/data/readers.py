@@ -64,6 +64,7 @@ class Corpus:
 
     def merge(self, other: "Corpus") -> "Corpus":
         """A new corpus with the clips of both and their noise files (duplicates dropped)."""
+
         def union(a: list[Path], b: list[Path]) -> list[Path]:
             return list(dict.fromkeys([*a, *b]))
 

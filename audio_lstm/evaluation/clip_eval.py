@@ -89,8 +89,15 @@ class ClipReport:
         axis.set_yticks(ticks, self.labels)
         for (row, col), value in np.ndenumerate(self.confusion):
             if value:
-                axis.text(col, row, str(value), ha="center", va="center", fontsize=7,
-                          color="white" if value > self.confusion.max() / 2 else "black")
+                axis.text(
+                    col,
+                    row,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if value > self.confusion.max() / 2 else "black",
+                )
         axis.set_xlabel("predicted")
         axis.set_ylabel("true")
         axis.set_title(title or f"accuracy {self.accuracy:.3f}")

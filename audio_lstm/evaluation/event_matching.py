@@ -139,6 +139,7 @@ class ClassOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no per-hit delays)."""
+
         def rounded(percent: float, report: str) -> float | None:
             value = self.delay_percentile(percent, report)
             return None if value is None else round(value, 4)
@@ -181,13 +182,15 @@ class _Timeline:
 
     def overlapping(self, detection: Event) -> list[int]:
         """Indices (earliest first) of the events whose [start, end + tolerance] overlaps the detection."""
-        candidates = range(bisect.bisect_left(self._reach, detection.start_s),
-                           bisect.bisect_right(self._starts, detection.end_s))
+        candidates = range(
+            bisect.bisect_left(self._reach, detection.start_s), bisect.bisect_right(self._starts, detection.end_s)
+        )
         return [i for i in candidates if self.events[i].end_s + self.tolerance_s >= detection.start_s]
 
 
 def at_crossing(peak: Sequence[Event], crossing: Sequence[Event]) -> dict[Event, Event]:
     """Each peak-mode event's crossing-mode twin; ValueError unless both modes found the same events."""
+
     def key(event: Event) -> tuple[str, float]:
         return event.label, event.start_s
 
@@ -234,9 +237,19 @@ def score_detections(
             if crossing is not None:
                 early.append(clock.emitted_s(crossing[detection]) - wanted.events[match].end_s)
         missed = tuple(event.source for event, found in zip(wanted.events, hit) if not found)
-        outcomes[label] = ClassOutcome(label, threshold, len(wanted.events), sum(hit), sum(causes.values()), hours,
-                                       tuple(delays), tuple(causes.most_common()), missed,
-                                       tuple(sources.most_common()), tuple(early))
+        outcomes[label] = ClassOutcome(
+            label,
+            threshold,
+            len(wanted.events),
+            sum(hit),
+            sum(causes.values()),
+            hours,
+            tuple(delays),
+            tuple(causes.most_common()),
+            missed,
+            tuple(sources.most_common()),
+            tuple(early),
+        )
     return outcomes
 
 
@@ -282,8 +295,9 @@ def sweep(
     labels = list(labels)
     curves: dict[str, list[ClassOutcome]] = {label: [] for label in labels}
     for threshold in grid:
-        outcomes = measure(make_detector, scores, truth, {label: float(threshold) for label in labels}, hours,
-                           tolerance_s, clock)
+        outcomes = measure(
+            make_detector, scores, truth, {label: float(threshold) for label in labels}, hours, tolerance_s, clock
+        )
         for label in labels:
             curves[label].append(outcomes[label])
     return curves

@@ -36,12 +36,19 @@ def recall_by_recording(result: StreamingResult, clips: Sequence[Clip]) -> dict[
     model's thresholds."""
     group_of = {str(clip.path): clip.group for clip in clips}
     placed = Counter(group_of.get(e.source, e.source) for e in result.plan.events if e.label == GLASS)
-    missed = Counter(group_of.get(source, source) for source in result.current[GLASS].missed) if GLASS in result.current else Counter()
+    missed = (
+        Counter(group_of.get(source, source) for source in result.current[GLASS].missed)
+        if GLASS in result.current
+        else Counter()
+    )
     return {group: {"events": n, "found": n - missed[group]} for group, n in sorted(placed.items())}
 
 
 def recall_through_rooms(
-    classifier: StreamingClassifier, glass: Sequence[Path], rooms: Sequence[Path], ambience: Sequence[Path],
+    classifier: StreamingClassifier,
+    glass: Sequence[Path],
+    rooms: Sequence[Path],
+    ambience: Sequence[Path],
     seed: int = 0,
 ) -> dict[str, Any]:
     """Glass recall through each measured room (see the module docstring)."""
@@ -75,7 +82,9 @@ def format_glass_tables(by_recording: dict[str, dict[str, int]], rooms: dict[str
     lines = ["glass recall per validation recording (streams, model's threshold):"]
     lines += [f"  {group:<32} {r['found']:>3}/{r['events']:<3}" for group, r in by_recording.items()]
     if rooms and rooms["clips"]:
-        lines.append(f"glass recall through {len(rooms['rooms'])} measured validation rooms at {ROOM_SNR_DB:g} dB SNR: "
-                     f"{rooms['found']}/{rooms['clips']} ({rooms['recall']:.2f})")
+        lines.append(
+            f"glass recall through {len(rooms['rooms'])} measured validation rooms at {ROOM_SNR_DB:g} dB SNR: "
+            f"{rooms['found']}/{rooms['clips']} ({rooms['recall']:.2f})"
+        )
         lines += [f"  {name:<60} {r['found']:>3}/{r['clips']}" for name, r in rooms["rooms"].items()]
     return "\n".join(lines)

@@ -94,8 +94,14 @@ class NegativeResult:
             "hours": round(self.hours, 3),
             "grid": self.grid,
             "kinds": [
-                {"kind": k.kind, "hours": round(k.hours, 3), "files": k.files, "at_model": dict(k.at_model),
-                 "false_accepts_from": dict(k.sources.most_common(TOP_SOURCES)), "sweep": k.sweep}
+                {
+                    "kind": k.kind,
+                    "hours": round(k.hours, 3),
+                    "files": k.files,
+                    "at_model": dict(k.at_model),
+                    "false_accepts_from": dict(k.sources.most_common(TOP_SOURCES)),
+                    "sweep": k.sweep,
+                }
                 for k in self.kinds
             ],
         }
@@ -107,7 +113,9 @@ def _audio(recordings: Sequence[NegativeRecording], rate: int) -> Iterator[np.nd
 
 
 def evaluate_negatives(
-    classifier: StreamingClassifier, recordings: Sequence[NegativeRecording], grid: Sequence[float],
+    classifier: StreamingClassifier,
+    recordings: Sequence[NegativeRecording],
+    grid: Sequence[float],
     chunk_seconds: float = 0.08,
 ) -> NegativeResult:
     """Score each kind's recordings back to back and replay the detector at the model's thresholds
@@ -125,11 +133,14 @@ def evaluate_negatives(
         at_model = Counter(event.label for event in model_events if event.label in labels)
         sources = Counter(
             str(members[min(len(members) - 1, bisect.bisect_right(starts, e.start_s) - 1)].path)
-            for e in model_events if e.label in labels
+            for e in model_events
+            if e.label in labels
         )
         sweep: dict[str, list[int]] = {label: [] for label in labels}
         for threshold in grid:
-            counts = Counter(e.label for e in replay(make_detector(classifier, dict.fromkeys(labels, threshold)), scores))
+            counts = Counter(
+                e.label for e in replay(make_detector(classifier, dict.fromkeys(labels, threshold)), scores)
+            )
             for label in labels:
                 sweep[label].append(counts[label])
         hours = len(scores) * classifier.frame_seconds / 3600
@@ -158,27 +169,37 @@ def format_negatives_table(negatives: NegativeResult, labels: Sequence[str]) -> 
     model's thresholds."""
     keywords = [label for label in labels if label in KEYWORDS]
     others = [label for label in labels if label not in KEYWORDS]
-    lines = [f"real negatives ({negatives.hours:.2f} h, validation split), false accepts/h at the model's thresholds:",
-             f"  {'kind':<26}{'hours':>7}{'keywords':>10}" + "".join(f"{label:>13}" for label in others) + "  most from"]
+    lines = [
+        f"real negatives ({negatives.hours:.2f} h, validation split), false accepts/h at the model's thresholds:",
+        f"  {'kind':<26}{'hours':>7}{'keywords':>10}" + "".join(f"{label:>13}" for label in others) + "  most from",
+    ]
     for kind in negatives.kinds:
         top = ", ".join(f"{name.rsplit('/', 1)[-1]} {n}" for name, n in kind.sources.most_common(3))
-        lines.append(f"  {kind.kind:<26}{kind.hours:>7.2f}{negatives.model_rate(keywords, [kind.kind]):>10.2f}"
-                     + "".join(f"{negatives.model_rate([label], [kind.kind]):>13.2f}" for label in others)
-                     + f"  {top}")
-    lines.append(f"  {'all':<26}{negatives.hours:>7.2f}{negatives.model_rate(keywords):>10.2f}"
-                 + "".join(f"{negatives.model_rate([label]):>13.2f}" for label in others))
+        lines.append(
+            f"  {kind.kind:<26}{kind.hours:>7.2f}{negatives.model_rate(keywords, [kind.kind]):>10.2f}"
+            + "".join(f"{negatives.model_rate([label], [kind.kind]):>13.2f}" for label in others)
+            + f"  {top}"
+        )
+    lines.append(
+        f"  {'all':<26}{negatives.hours:>7.2f}{negatives.model_rate(keywords):>10.2f}"
+        + "".join(f"{negatives.model_rate([label]):>13.2f}" for label in others)
+    )
     running = [k.kind for k in negatives.kinds if k.kind in RUNNING_SPEECH]
     if running:
-        lines.append(f"  running speech ({', '.join(running)}): {negatives.model_rate(keywords, running):.2f} "
-                     "keyword false accepts/h")
+        lines.append(
+            f"  running speech ({', '.join(running)}): {negatives.model_rate(keywords, running):.2f} "
+            "keyword false accepts/h"
+        )
     return "\n".join(lines)
 
 
 def format_frr_table(table: dict[str, dict[float, float | None]]) -> str:
     """Keyword FRR on the streams at fixed false-accept rates on the real negatives."""
     rates = sorted({rate for row in table.values() for rate in row})
-    lines = ["keyword FRR at a false-accept rate on the real negatives (per keyword):",
-             f"  {'keyword':<10}" + "".join(f"{f'<= {r:g}/h':>11}" for r in rates)]
+    lines = [
+        "keyword FRR at a false-accept rate on the real negatives (per keyword):",
+        f"  {'keyword':<10}" + "".join(f"{f'<= {r:g}/h':>11}" for r in rates),
+    ]
 
     def cell(value: float | None) -> str:
         return f"{'n/a':>11}" if value is None else f"{value:>11.3f}"

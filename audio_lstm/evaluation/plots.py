@@ -26,12 +26,18 @@ def plot_det(
 
     points = [o for o in curve if o.frr is not None]
     fig, axis = plt.subplots(figsize=(5.5, 4.2))
-    axis.plot([o.fa_per_hour for o in points], [o.frr for o in points], "-", color="tab:blue", lw=1.5,
-              label="threshold sweep")
+    axis.plot(
+        [o.fa_per_hour for o in points], [o.frr for o in points], "-", color="tab:blue", lw=1.5, label="threshold sweep"
+    )
     for (name, outcome), style in zip(marks.items(), ("o", "s", "^")):
         if outcome.frr is not None and outcome.threshold is not None:
-            axis.plot(outcome.fa_per_hour, outcome.frr, style, ms=7,
-                      label=f"{name} {outcome.threshold:.2f}: FRR {outcome.frr:.2f}, {outcome.fa_per_hour:.2f} FA/h")
+            axis.plot(
+                outcome.fa_per_hour,
+                outcome.frr,
+                style,
+                ms=7,
+                label=f"{name} {outcome.threshold:.2f}: FRR {outcome.frr:.2f}, {outcome.fa_per_hour:.2f} FA/h",
+            )
     axis.axvline(target_fa_per_hour, color="grey", ls=":", label=f"target {target_fa_per_hour:g} FA/h")
     hours = curve[0].hours if curve else 1.0
     axis.set_xscale("symlog", linthresh=max(1.0 / hours, 1e-3))

@@ -23,8 +23,9 @@ def format_delay_summary(result: StreamingResult) -> str:
     parts = []
     for name, outcomes in (("model's", result.current), ("chosen", result.chosen)):
         medians = [(mode, pooled_delay_median(outcomes, mode)) for mode in result.reports]
-        parts.append(f"{name} thresholds " + ", ".join(f"{mode} {'-' if m is None else f'{m:.3f} s'}"
-                                                       for mode, m in medians))
+        parts.append(
+            f"{name} thresholds " + ", ".join(f"{mode} {'-' if m is None else f'{m:.3f} s'}" for mode, m in medians)
+        )
     return "median delay from word end to event, all labels: " + "; ".join(parts)
 
 
@@ -41,20 +42,26 @@ def format_streaming_table(result: StreamingResult) -> str:
         return "     -" if value is None else f"{value:6.2f}"
 
     heads = "".join(f" {mode[:5] + ' p50':>10} {'p90':>6}" for mode in result.reports)
-    lines = [f"{'label':<12} {'events':>6} | {'model thr':>9} {'FRR':>5} {'FA/h':>6} | "
-             f"{'chosen':>6} {'FRR':>6} {'FA/h':>6}{heads}"]
+    lines = [
+        f"{'label':<12} {'events':>6} | {'model thr':>9} {'FRR':>5} {'FA/h':>6} | "
+        f"{'chosen':>6} {'FRR':>6} {'FA/h':>6}{heads}"
+    ]
     for label, chosen in result.chosen.items():
         note = "" if result.targets_met[label] else "  (target not met)"
-        delays = "".join(f" {'':>4}{seconds(chosen.delay_percentile(50, mode))} "
-                         f"{seconds(chosen.delay_percentile(90, mode))}" for mode in result.reports)
-        lines.append(f"{label:<12} {chosen.events:>6} | {'':>4}{cells(result.current[label])} | {'':>2}{cells(chosen)}"
-                     f"{delays}{note}")
+        delays = "".join(
+            f" {'':>4}{seconds(chosen.delay_percentile(50, mode))} {seconds(chosen.delay_percentile(90, mode))}"
+            for mode in result.reports
+        )
+        lines.append(
+            f"{label:<12} {chosen.events:>6} | {'':>4}{cells(result.current[label])} | {'':>2}{cells(chosen)}"
+            f"{delays}{note}"
+        )
     lines.append(format_delay_summary(result))
     return "\n".join(lines)
 
 
 def format_negative_table(result: StreamingResult) -> str:
-    """Thresholds chosen counting only negative false accepts (background, unknown speech; audio_lstm.evaluation.event_matching)."""
+    """Thresholds chosen counting only negative false accepts (background, unknown speech; audio_lstm.evaluation.event_matching)."""  # noqa: E501
     hours = result.negative_hours
     lines = [
         f"counting only false accepts during background and unknown speech ({hours:.2f} h outside event words); "

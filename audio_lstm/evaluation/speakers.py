@@ -52,8 +52,10 @@ def speaker_outcomes(
     stray = set(missed) - set(words)
     if stray:
         raise ValueError(f"false rejects of speakers with no true event: {', '.join(sorted(stray))}")
-    return sorted((SpeakerOutcome(name, clips[name], count, missed[name]) for name, count in words.items()),
-                  key=lambda row: (-row.words, row.speaker))
+    return sorted(
+        (SpeakerOutcome(name, clips[name], count, missed[name]) for name, count in words.items()),
+        key=lambda row: (-row.words, row.speaker),
+    )
 
 
 def clip_speaker_outcomes(
@@ -65,8 +67,10 @@ def clip_speaker_outcomes(
     """
     wanted = set(keywords)
     if not len(paths) == len(truths) == len(predictions):
-        raise ValueError(f"need one truth and one prediction per clip: {len(paths)} paths, {len(truths)} truths, "
-                         f"{len(predictions)} predictions")
+        raise ValueError(
+            f"need one truth and one prediction per clip: {len(paths)} paths, {len(truths)} truths, "
+            f"{len(predictions)} predictions"
+        )
     clips: Counter[str] = Counter()
     wrong: Counter[str] = Counter()
     for path, truth, predicted in zip(paths, truths, predictions):
@@ -74,8 +78,10 @@ def clip_speaker_outcomes(
             speaker = speaker_of(Path(path).stem)
             clips[speaker] += 1
             wrong[speaker] += predicted != truth
-    return sorted((SpeakerOutcome(name, count, count, wrong[name]) for name, count in clips.items()),
-                  key=lambda row: (-row.words, row.speaker))
+    return sorted(
+        (SpeakerOutcome(name, count, count, wrong[name]) for name, count in clips.items()),
+        key=lambda row: (-row.words, row.speaker),
+    )
 
 
 def speaker_balanced_frr(rows: Sequence[SpeakerOutcome]) -> float | None:
@@ -86,13 +92,18 @@ def speaker_balanced_frr(rows: Sequence[SpeakerOutcome]) -> float | None:
 def speakers_dict(rows: Sequence[SpeakerOutcome]) -> dict[str, Any]:
     """JSON-ready: the balanced FRR and one entry per speaker."""
     balanced = speaker_balanced_frr(rows)
-    return {"speaker_balanced_frr": None if balanced is None else round(balanced, 6),
-            "speakers": {row.speaker: {"clips": row.clips, "words": row.words, "missed": row.missed,
-                                       "frr": round(row.frr, 6)} for row in rows}}
+    return {
+        "speaker_balanced_frr": None if balanced is None else round(balanced, 6),
+        "speakers": {
+            row.speaker: {"clips": row.clips, "words": row.words, "missed": row.missed, "frr": round(row.frr, 6)}
+            for row in rows
+        },
+    }
 
 
-def format_speaker_table(columns: Mapping[str, Sequence[SpeakerOutcome]], max_rows: int = 25,
-                         title: str = "FRR at the thresholds chosen") -> str:
+def format_speaker_table(
+    columns: Mapping[str, Sequence[SpeakerOutcome]], max_rows: int = 25, title: str = "FRR at the thresholds chosen"
+) -> str:
     """Speakers as rows (the `max_rows` with most words), one FRR column per named set of
     thresholds, and each column's balanced FRR over every speaker.
 
@@ -101,14 +112,20 @@ def format_speaker_table(columns: Mapping[str, Sequence[SpeakerOutcome]], max_ro
     names = list(columns)
     first = columns[names[0]]
     by_name = [{row.speaker: row for row in columns[name]} for name in names]
-    lines = [f"keyword false rejects per speaker ({len(first)} speakers; {title} " + " / ".join(names) + ")",
-             f"{'speaker':<12} {'clips':>5} {'words':>5} " + " ".join(f"{'FRR':>6}" for _ in names)]
+    lines = [
+        f"keyword false rejects per speaker ({len(first)} speakers; {title} " + " / ".join(names) + ")",
+        f"{'speaker':<12} {'clips':>5} {'words':>5} " + " ".join(f"{'FRR':>6}" for _ in names),
+    ]
     for row in first[:max_rows]:
-        lines.append(f"{row.speaker:<12} {row.clips:>5} {row.words:>5} "
-                     + " ".join(f"{found[row.speaker].frr:6.3f}" for found in by_name))
+        lines.append(
+            f"{row.speaker:<12} {row.clips:>5} {row.words:>5} "
+            + " ".join(f"{found[row.speaker].frr:6.3f}" for found in by_name)
+        )
     if len(first) > max_rows:
         lines.append(f"... {len(first) - max_rows} more speakers with {sum(r.words for r in first[max_rows:])} words")
     balanced = [speaker_balanced_frr(columns[name]) for name in names]
-    lines.append("speaker-balanced keyword FRR (each speaker counts once): "
-                 + ", ".join(f"{value:.3f} {name}" for name, value in zip(names, balanced) if value is not None))
+    lines.append(
+        "speaker-balanced keyword FRR (each speaker counts once): "
+        + ", ".join(f"{value:.3f} {name}" for name, value in zip(names, balanced) if value is not None)
+    )
     return "\n".join(lines)

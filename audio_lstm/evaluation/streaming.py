@@ -96,13 +96,17 @@ class StreamingResult:
         return counts
 
     def _class_dict(self, label: str) -> dict[str, Any]:
-        found = {"current": self.current[label].to_dict(), "chosen": self.chosen[label].to_dict(),
-                 "target_met": self.targets_met[label]}
+        found = {
+            "current": self.current[label].to_dict(),
+            "chosen": self.chosen[label].to_dict(),
+            "target_met": self.targets_met[label],
+        }
         if label in self.negative:
             found["chosen_on_negatives"] = self.negative[label].to_dict()
             quiet = self.negative_hours > 0  # no time outside event words: nothing measured (JSON has no inf)
-            found["current"]["negative_fa_per_hour"] = (self.current[label].negative_fa_per_hour(self.negative_hours)
-                                                        if quiet else None)
+            found["current"]["negative_fa_per_hour"] = (
+                self.current[label].negative_fa_per_hour(self.negative_hours) if quiet else None
+            )
         return found
 
     @cached_property
@@ -111,8 +115,9 @@ class StreamingResult:
         strict and negatives-only."""
         keywords = [label for label in KEYWORDS if label in self.chosen and self.chosen[label].events]
         found = {"model thresholds": self.current, "every false accept": self.chosen, "negatives only": self.negative}
-        return {name: speaker_outcomes(self.plan.events, outcomes, keywords)
-                for name, outcomes in found.items() if outcomes}
+        return {
+            name: speaker_outcomes(self.plan.events, outcomes, keywords) for name, outcomes in found.items() if outcomes
+        }
 
     def to_dict(self) -> dict[str, Any]:
         grid = self.cfg.thresholds()
@@ -131,9 +136,13 @@ class StreamingResult:
             "report_modes": list(self.reports),
             "classes": {label: self._class_dict(label) for label in self.chosen},
             "keyword_frr_per_speaker": {name: speakers_dict(rows) for name, rows in self.speakers.items()},
-            "sweep": {"thresholds": grid, **{label: {"frr": [o.frr for o in curve],
-                                                     "fa_per_hour": [o.fa_per_hour for o in curve]}
-                                             for label, curve in self.curves.items()}},
+            "sweep": {
+                "thresholds": grid,
+                **{
+                    label: {"frr": [o.frr for o in curve], "fa_per_hour": [o.fa_per_hour for o in curve]}
+                    for label, curve in self.curves.items()
+                },
+            },
         }
 
 
@@ -161,13 +170,26 @@ def evaluate_streaming(
         return make_detector(classifier, thresholds, report=report)
 
     info = classifier.info
-    clock = ReportClock(rate, info.step_hop, info.step_span, detector_for({}).smoothing_frames,
-                        classifier.frames_per_call, chunk, plan.seconds)
+    clock = ReportClock(
+        rate,
+        info.step_hop,
+        info.step_span,
+        detector_for({}).smoothing_frames,
+        classifier.frames_per_call,
+        chunk,
+        plan.seconds,
+    )
     labels = [label for label in classifier.labels if label not in NON_EVENT_LABELS]
     scoring = (plan.seconds / 3600.0, cfg.tolerance_s, clock)  # hours, tolerance, clock
     crossing = CROSSING in reports
-    current = measure(detector_for, scores, plan.events, {label: classifier.info.thresholds.get(label) for label in labels},
-                      *scoring, crossing)
+    current = measure(
+        detector_for,
+        scores,
+        plan.events,
+        {label: classifier.info.thresholds.get(label) for label in labels},
+        *scoring,
+        crossing,
+    )
     curves = sweep(detector_for, scores, plan.events, labels, cfg.thresholds(), *scoring)
     quiet = negative_hours(plan.events, labels, cfg.tolerance_s, plan.seconds)
 
@@ -182,10 +204,25 @@ def evaluate_streaming(
     on_negatives = {label: choose_threshold(curves[label], cfg.target_fa_per_hour, quiet) for label in labels}
     met = {label: best is not None for label, best in strict.items()}
     chosen = measure(detector_for, scores, plan.events, {k: pick(k, v) for k, v in strict.items()}, *scoring, crossing)
-    negative = measure(detector_for, scores, plan.events, {k: pick(k, v) for k, v in on_negatives.items()}, *scoring,
-                       crossing)
-    model = {"path": str(classifier.path), "model_version": classifier.info.model_version,
-             "precision": classifier.info.precision}
-    return StreamingResult(cfg, plan, model, {"files": len(background), "seconds": round(background.seconds, 2)},
-                           skipped, current, chosen, met, curves, negative, quiet,
-                           tuple(mode for mode in REPORT_MODES if mode in reports))
+    negative = measure(
+        detector_for, scores, plan.events, {k: pick(k, v) for k, v in on_negatives.items()}, *scoring, crossing
+    )
+    model = {
+        "path": str(classifier.path),
+        "model_version": classifier.info.model_version,
+        "precision": classifier.info.precision,
+    }
+    return StreamingResult(
+        cfg,
+        plan,
+        model,
+        {"files": len(background), "seconds": round(background.seconds, 2)},
+        skipped,
+        current,
+        chosen,
+        met,
+        curves,
+        negative,
+        quiet,
+        tuple(mode for mode in REPORT_MODES if mode in reports),
+    )

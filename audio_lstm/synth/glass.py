@@ -289,8 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--validate", action="store_true", help="score --count synthetic clips, real glass and ambience"
     )
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"),
-                        help="shared data folder for --validate (default ../shared/data)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("../shared/data"),
+        help="shared data folder for --validate (default ../shared/data)",
+    )
     parser.add_argument("--model", type=Path, default=None, help="ONNX model for --validate (default: the bundled one)")
     return parser
 

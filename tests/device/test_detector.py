@@ -80,7 +80,8 @@ def test_smoothing_matches_decisions_smooth_and_chunking_does_not_matter() -> No
     smoothed, delay = smooth(raw.astype(np.float64), det.smoothing_frames), (det.smoothing_frames - 1) / 2
     expected = sorted(
         (max(0.0, (frame - delay) * FRAME), label, smoothed[frame, LABELS.index(label)])
-        for label, on in det.thresholds.items() if label in EVENT_LABELS
+        for label, on in det.thresholds.items()
+        if label in EVENT_LABELS
         for frame in crossings(smoothed[:, LABELS.index(label)], on)
     )
     events = run(det, raw, chunk=7)
@@ -194,8 +195,16 @@ def test_crossing_mode_returns_the_event_on_the_first_frame_above_threshold() ->
 
 def test_crossing_mode_raises_one_event_per_span_and_respects_the_refractory_period() -> None:
     # a dip inside one span (hysteresis), then a return 0.5 s after the end (refractory), then 2.5 s later
-    scores = scores_with([("left", 100, 150, 0.9), ("left", 150, 160, 0.55), ("left", 160, 200, 0.9),
-                          ("left", 250, 280, 0.9), ("left", 450, 480, 0.95)], 600)
+    scores = scores_with(
+        [
+            ("left", 100, 150, 0.9),
+            ("left", 150, 160, 0.55),
+            ("left", 160, 200, 0.9),
+            ("left", 250, 280, 0.9),
+            ("left", 450, 480, 0.95),
+        ],
+        600,
+    )
     crossing = run(detector(report="crossing"), scores)
     assert [(e.label, round(e.start_s, 2)) for e in crossing] == [("left", 1.01), ("left", 4.51)]
     assert all(e.end_s == e.start_s for e in crossing)

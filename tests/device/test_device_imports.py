@@ -56,7 +56,7 @@ SCRIPT = textwrap.dedent(
 
     leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
     print(json.dumps({"modules": names, "results": results, "leaked": leaked, "attempts": attempts}))
-    """
+    """  # noqa: E501
 )
 
 
@@ -64,7 +64,10 @@ def test_device_runs_without_training_packages(tiny_model, tmp_path, write_wav) 
     wav = write_wav(tmp_path / "speech like.wav", sample_rate=22050, seconds=1.5)
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(tiny_model.int8), str(wav), ",".join(BLOCKED)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -31,9 +31,18 @@ def test_mfcc_matches_librosa(cfg: MfccConfig) -> None:
     librosa = pytest.importorskip("librosa")
     audio = signal()
     reference = librosa.feature.mfcc(
-        y=audio.astype(np.float64), sr=cfg.sample_rate, n_mfcc=cfg.n_mfcc, n_fft=cfg.n_fft,
-        win_length=cfg.win_length, hop_length=cfg.hop_length, window="hann", center=False,
-        n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, power=2.0,
+        y=audio.astype(np.float64),
+        sr=cfg.sample_rate,
+        n_mfcc=cfg.n_mfcc,
+        n_fft=cfg.n_fft,
+        win_length=cfg.win_length,
+        hop_length=cfg.hop_length,
+        window="hann",
+        center=False,
+        n_mels=cfg.n_mels,
+        fmin=cfg.fmin,
+        fmax=cfg.fmax,
+        power=2.0,
     ).T
     ours = mfcc(audio, cfg)
     assert ours.shape == reference.shape == (num_frames(len(audio), cfg), cfg.n_mfcc)
@@ -95,7 +104,9 @@ def test_spec_augment_masks_bands_and_spans_with_the_stream_mean() -> None:
     from audio_lstm.train.torch_features import SpecAugmentConfig, spec_augment
 
     log_mel = torch.randn(3, 200, 40) * 10 + 5
-    cfg = SpecAugmentConfig(probability=1.0, band_masks=1, max_band_width=4, time_masks_per_second=1.0, max_time_width=8)
+    cfg = SpecAugmentConfig(
+        probability=1.0, band_masks=1, max_band_width=4, time_masks_per_second=1.0, max_time_width=8
+    )
     out = spec_augment(log_mel, cfg, torch.Generator().manual_seed(3))
     again = spec_augment(log_mel, cfg, torch.Generator().manual_seed(3))
     assert torch.equal(out, again)  # deterministic for a generator seed

@@ -24,14 +24,38 @@ from audio_lstm.device import daemon, listen, microphone, watchdog  # noqa: E402
 from audio_lstm.device.detector import Event  # noqa: E402
 
 DEVICES = [
-    {"name": "Fake mic", "index": 0, "hostapi": 0, "max_input_channels": 1, "max_output_channels": 0,
-     "default_samplerate": 44100.0},
-    {"name": "Fake speaker", "index": 1, "hostapi": 0, "max_input_channels": 0, "max_output_channels": 2,
-     "default_samplerate": 48000.0},
-    {"name": "Other mic", "index": 2, "hostapi": 0, "max_input_channels": 2, "max_output_channels": 0,
-     "default_samplerate": 44100.0},
-    {"name": "USB mic", "index": 3, "hostapi": 0, "max_input_channels": 1, "max_output_channels": 0,
-     "default_samplerate": 44100.0},
+    {
+        "name": "Fake mic",
+        "index": 0,
+        "hostapi": 0,
+        "max_input_channels": 1,
+        "max_output_channels": 0,
+        "default_samplerate": 44100.0,
+    },
+    {
+        "name": "Fake speaker",
+        "index": 1,
+        "hostapi": 0,
+        "max_input_channels": 0,
+        "max_output_channels": 2,
+        "default_samplerate": 48000.0,
+    },
+    {
+        "name": "Other mic",
+        "index": 2,
+        "hostapi": 0,
+        "max_input_channels": 2,
+        "max_output_channels": 0,
+        "default_samplerate": 44100.0,
+    },
+    {
+        "name": "USB mic",
+        "index": 3,
+        "hostapi": 0,
+        "max_input_channels": 1,
+        "max_output_channels": 0,
+        "default_samplerate": 44100.0,
+    },
 ]
 
 
@@ -43,14 +67,17 @@ def fake_query_devices(device=None, kind=None):  # noqa: ANN001, ANN201
         if 0 <= device < len(DEVICES):
             return DEVICES[device]
         raise sd.PortAudioError(f"Error querying device {device}")
-    matches = [d for d in DEVICES
-               if device.lower() in d["name"].lower() and (kind != "input" or d["max_input_channels"])]
+    matches = [
+        d for d in DEVICES if device.lower() in d["name"].lower() and (kind != "input" or d["max_input_channels"])
+    ]
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise ValueError(f"No {kind} device matching {device!r}")
-    raise ValueError(f"Multiple {kind} devices found for {device!r}:\n" +
-                     "\n".join(f"[{d['index']}] {d['name']}, ALSA" for d in matches))
+    raise ValueError(
+        f"Multiple {kind} devices found for {device!r}:\n"
+        + "\n".join(f"[{d['index']}] {d['name']}, ALSA" for d in matches)
+    )
 
 
 class Flags:
@@ -75,13 +102,21 @@ class FakeInputStream:
     close_blocks_s = 0.0
     sigterm_at: list[float] = []
 
-    def __init__(self, device=None, samplerate=None, channels=None, dtype=None, blocksize=None,  # noqa: ANN001
-                 callback=None) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        device=None,
+        samplerate=None,
+        channels=None,
+        dtype=None,
+        blocksize=None,  # noqa: ANN001
+        callback=None,
+    ) -> None:  # noqa: ANN001
         if FakeInputStream.failures_left > 0:
             FakeInputStream.failures_left -= 1
             raise sd.PortAudioError("fake device is unplugged")
-        FakeInputStream.opened.append(dict(device=device, samplerate=samplerate, channels=channels, dtype=dtype,
-                                           blocksize=blocksize))
+        FakeInputStream.opened.append(
+            dict(device=device, samplerate=samplerate, channels=channels, dtype=dtype, blocksize=blocksize)
+        )
         self.blocksize, self.callback = blocksize, callback
         self.active = False
         self._thread = threading.Thread(target=self._play, daemon=True)
@@ -129,6 +164,7 @@ def fake_audio(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     monkeypatch.setattr(sd, "InputStream", FakeInputStream)
     monkeypatch.setattr(sd, "query_devices", fake_query_devices)
     monkeypatch.setattr(microphone, "default_input_index", lambda sd: 0)
+
     # A stray SIGTERM must never kill the test run; listen installs and restores its own handler.
     def guard(*_) -> None:  # noqa: ANN002
         pass
@@ -142,10 +178,24 @@ def fake_audio(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
 def test_events_are_printed_as_json_lines_and_sigterm_stops(tiny_model, fake_audio, tmp_path, capsys) -> None:  # noqa: ANN001
     events_file = tmp_path / "events.jsonl"
     marker = tmp_path / "exec.txt"
-    command = f"{sys.executable} -c \"import os; open({str(marker)!r}, 'a').write(os.environ['AUDIO_LSTM_LABEL'] + ' ' + os.environ['AUDIO_LSTM_SCORE'] + '\\n')\""
+    command = f"{sys.executable} -c \"import os; open({str(marker)!r}, 'a').write(os.environ['AUDIO_LSTM_LABEL'] + ' ' + os.environ['AUDIO_LSTM_SCORE'] + '\\n')\""  # noqa: E501
     started = time.monotonic()
-    code = listen.main(["--model", str(tiny_model.int8), "--threshold", "yes=0", "--events-file", str(events_file),
-                        "--exec", command, "--chunk-ms", "80", "--report", "peak"])
+    code = listen.main(
+        [
+            "--model",
+            str(tiny_model.int8),
+            "--threshold",
+            "yes=0",
+            "--events-file",
+            str(events_file),
+            "--exec",
+            command,
+            "--chunk-ms",
+            "80",
+            "--report",
+            "peak",
+        ]
+    )
     elapsed = time.monotonic() - started
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -233,7 +283,8 @@ def test_command_runner_sets_environment(tmp_path: Path) -> None:
     out = tmp_path / "env.txt"
     runner = daemon.CommandRunner(
         f"{sys.executable} -c \"import os; open({str(out)!r}, 'w').write(' '.join(os.environ[k] for k in "
-        "('AUDIO_LSTM_LABEL', 'AUDIO_LSTM_SCORE', 'AUDIO_LSTM_START_S', 'AUDIO_LSTM_END_S')))\"")
+        "('AUDIO_LSTM_LABEL', 'AUDIO_LSTM_SCORE', 'AUDIO_LSTM_START_S', 'AUDIO_LSTM_END_S')))\""
+    )
     runner.run(Event("glass_break", 1.5, 2.25, 0.91234))
     runner.children[0].wait(10)
     runner.close()
@@ -254,8 +305,9 @@ def test_a_stalled_stream_is_reopened_and_counted(tiny_model, fake_audio, monkey
     assert "1 input overflows, 0 dropped chunks, 1 stalls;" in err  # the exit summary
 
 
-def test_stop_is_bounded_when_closing_hangs_and_the_worker_is_behind(tiny_model, fake_audio, monkeypatch,
-                                                                     capsys) -> None:  # noqa: ANN001
+def test_stop_is_bounded_when_closing_hangs_and_the_worker_is_behind(
+    tiny_model, fake_audio, monkeypatch, capsys
+) -> None:  # noqa: ANN001
     fake_audio.close_blocks_s = 2.5  # as closing a stalled ALSA stream does (for ever, in fact)
     feed = daemon.Worker._feed
 
@@ -278,13 +330,19 @@ def test_stop_is_bounded_when_closing_hangs_and_the_worker_is_behind(tiny_model,
     atexit.register(sd._exit_handler)  # unregistered by the daemon for this process's exit
 
 
-@pytest.mark.parametrize("device, message", [
-    ("99", "--device 99: no such device (devices are numbered 0 to 3); see `audio-lstm listen --list-devices`"),
-    ("1", "--device 1: Fake speaker (device 1) has no input channels"),
-    ("mic", "--device 'mic' matches several input devices: [0] Fake mic, ALSA; [2] Other mic, ALSA; [3] USB mic, ALSA; "
-            "give its index or more of its name"),
-    ("webcam", "--device 'webcam': No input device matching 'webcam'; see"),
-])
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("99", "--device 99: no such device (devices are numbered 0 to 3); see `audio-lstm listen --list-devices`"),
+        ("1", "--device 1: Fake speaker (device 1) has no input channels"),
+        (
+            "mic",
+            "--device 'mic' matches several input devices: [0] Fake mic, ALSA; [2] Other mic, ALSA; [3] USB mic, ALSA; "
+            "give its index or more of its name",
+        ),
+        ("webcam", "--device 'webcam': No input device matching 'webcam'; see"),
+    ],
+)
 def test_a_device_that_cannot_work_exits_2(tiny_model, fake_audio, capsys, device: str, message: str) -> None:  # noqa: ANN001
     started = time.monotonic()
     assert listen.main(["--model", str(tiny_model.int8), "--device", device]) == 2
@@ -298,8 +356,9 @@ def test_no_input_device_at_all_exits_2(tiny_model, fake_audio, monkeypatch, cap
     monkeypatch.setattr(microphone, "default_input_index", lambda sd: -1)
     monkeypatch.setattr(sd, "query_devices", lambda device=None, kind=None: [DEVICES[1]])
     assert listen.main(["--model", str(tiny_model.int8)]) == 2
-    assert capsys.readouterr().err == ("audio-lstm listen: no audio input device found; "
-                                       "see `audio-lstm listen --list-devices`\n")
+    assert capsys.readouterr().err == (
+        "audio-lstm listen: no audio input device found; see `audio-lstm listen --list-devices`\n"
+    )
 
 
 def test_a_device_that_vanishes_later_is_retried(tiny_model, fake_audio, monkeypatch, capsys) -> None:  # noqa: ANN001

@@ -161,12 +161,21 @@ def test_listen_detects_stop_through_alsa_file_capture(tmp_path: Path) -> None:
     (home / ".asoundrc").write_text(_asoundrc(infile, pacer, 4 * rate))  # float32 mono, real time
 
     command = [sys.executable, "-m", "audio_lstm.cli", "listen", "--device", DEVICE, "--threshold", "stop=0.5"]
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out_lines: queue.Queue = queue.Queue()
     err_lines: queue.Queue = queue.Queue()
-    readers = [threading.Thread(target=_reader, args=(process.stdout, out_lines), daemon=True),
-               threading.Thread(target=_reader, args=(process.stderr, err_lines), daemon=True)]
+    readers = [
+        threading.Thread(target=_reader, args=(process.stdout, out_lines), daemon=True),
+        threading.Thread(target=_reader, args=(process.stderr, err_lines), daemon=True),
+    ]
     for reader in readers:
         reader.start()
     events: list[dict] = []
@@ -196,7 +205,8 @@ def test_listen_detects_stop_through_alsa_file_capture(tmp_path: Path) -> None:
             events.append(json.loads(line))
         assert any(event["label"] == "stop" for event in events), (
             f"no stop event within {EVENT_TIMEOUT_S} s; events {events}; exit {process.poll()}; "
-            f"stderr:\n{drain_stderr()}")
+            f"stderr:\n{drain_stderr()}"
+        )
         # Keep listening past the end of `infile` (capture continues on the quiet ring buffer).
         total_audio_s = len(audio) / rate
         time.sleep(max(0.0, min(2.0, started + total_audio_s + 1.0 - time.monotonic())))

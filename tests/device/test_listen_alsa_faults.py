@@ -35,14 +35,22 @@ class Daemon:
     """`audio-lstm listen ARGS` as a subprocess, its stdout and stderr read by threads."""
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "audio_lstm.cli", "listen", *args], env=env, cwd=cwd,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "audio_lstm.cli", "listen", *args],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.out: list[str] = []
         self.err: list[str] = []
         self._lock = threading.Lock()
-        self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
-                         for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err))]
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+            for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err))
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -60,7 +68,8 @@ class Daemon:
         started = time.monotonic()
         while self.stderr().count(text) < count:
             assert time.monotonic() - started < timeout and self.process.poll() is None, (
-                f"no {count} x {text!r} within {timeout} s (exit {self.process.poll()}); stderr:\n{self.stderr()}")
+                f"no {count} x {text!r} within {timeout} s (exit {self.process.poll()}); stderr:\n{self.stderr()}"
+            )
             time.sleep(0.05)
         return time.monotonic() - started
 
@@ -103,8 +112,13 @@ def _pacers(root: int, pacer: Path) -> list[int]:
 
 
 def _probe(env: dict[str, str], device: str = DEVICE) -> dict:
-    probe = subprocess.run([sys.executable, "-c", PROBE.replace(repr(DEVICE), repr(device))], env=env,
-                           capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE.replace(repr(DEVICE), repr(device))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.returncode == 0, probe.stderr
     found = json.loads(probe.stdout.strip().splitlines()[-1])
     if "skip" in found:
@@ -169,8 +183,15 @@ def test_stalled_capture_is_warned_about_reopened_and_counted(tmp_path, capture_
 def _fail_fast(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, float]:
     started = time.monotonic()
     try:
-        process = subprocess.run([sys.executable, "-m", "audio_lstm.cli", "listen", *args], env=env, cwd=cwd,
-                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=FAIL_FAST_S)
+        process = subprocess.run(
+            [sys.executable, "-m", "audio_lstm.cli", "listen", *args],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=FAIL_FAST_S,
+        )
     except subprocess.TimeoutExpired as expired:
         pytest.fail(f"listen {' '.join(args)} still running after {FAIL_FAST_S} s; stderr:\n{expired.stderr}")
     return process.returncode, process.stderr, time.monotonic() - started
@@ -187,7 +208,8 @@ def test_device_index_out_of_range_exits_2_with_a_hint(tmp_path, capture_device)
 def test_ambiguous_device_name_exits_2_listing_the_candidates(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    twins = "".join(textwrap.dedent(f"""\
+    twins = "".join(
+        textwrap.dedent(f"""\
         pcm.audiolstm_twin_{side} {{
             type file
             slave.pcm "null"
@@ -195,7 +217,9 @@ def test_ambiguous_device_name_exits_2_listing_the_candidates(tmp_path: Path) ->
             file "/dev/null"
             format "raw"
         }}
-        """) for side in ("left", "right"))
+        """)
+        for side in ("left", "right")
+    )
     (home / ".asoundrc").write_text(twins)
     env = _env(home)
     _probe(env, "audiolstm_twin_left")

@@ -51,8 +51,13 @@ def int16(audio: np.ndarray) -> bytes:
 
 def run_listen(args: list[str], data: bytes | None, tmp_path: Path, piece: int = 4093) -> tuple[int, list[dict], str]:
     """Run `audio-lstm listen ARGS`, writing `data` to its stdin pipe in `piece`-byte writes."""
-    proc = subprocess.Popen([sys.executable, "-m", "audio_lstm.cli", "listen", *args], cwd=tmp_path,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audio_lstm.cli", "listen", *args],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     if data is not None:
         for start in range(0, len(data), piece):
             proc.stdin.write(data[start : start + piece])
@@ -69,14 +74,19 @@ def assert_same_events(got: list[dict], want: list[dict], tolerance: float) -> N
 
 def test_raw_pcm_pipe_goes_through_the_whole_daemon_path(tmp_path, reference, demo) -> None:  # noqa: ANN001
     events_file, marker = tmp_path / "events.jsonl", tmp_path / "exec.txt"
-    hook = f"{sys.executable} -c \"import os; open({str(marker)!r}, 'a').write(os.environ['AUDIO_LSTM_LABEL'] + '\\n')\""
-    code, events, err = run_listen(["--input", "-", "--events-file", str(events_file), "--exec", hook],
-                                   int16(demo), tmp_path)
+    hook = (
+        f"{sys.executable} -c \"import os; open({str(marker)!r}, 'a').write(os.environ['AUDIO_LSTM_LABEL'] + '\\n')\""
+    )
+    code, events, err = run_listen(
+        ["--input", "-", "--events-file", str(events_file), "--exec", hook], int16(demo), tmp_path
+    )
     assert code == 0, err
     assert_same_events(events, reference, EXACT_S)
     assert [json.loads(line) for line in events_file.read_text().splitlines()] == events
-    assert f"end of input after 12.0 s of audio from raw PCM on stdin (16000 Hz, 1 ch, 16-bit); {len(reference)} " \
-           "events" in err
+    assert (
+        f"end of input after 12.0 s of audio from raw PCM on stdin (16000 Hz, 1 ch, 16-bit); {len(reference)} "
+        "events" in err
+    )
     deadline = time.monotonic() + 10
     while (not marker.exists() or len(marker.read_text().split()) < len(reference)) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -86,8 +96,9 @@ def test_raw_pcm_pipe_goes_through_the_whole_daemon_path(tmp_path, reference, de
 def test_raw_pcm_at_another_rate_and_channels(tmp_path, reference, demo) -> None:  # noqa: ANN001
     up = soxr.resample(demo, 16000, 44100, quality="HQ")
     stereo = np.stack([up * 1.2, up * 0.8], axis=1)  # the mean of the channels is the recording
-    code, events, err = run_listen(["--input", "-", "--input-rate", "44100", "--input-channels", "2"],
-                                   int16(stereo), tmp_path, piece=1001)
+    code, events, err = run_listen(
+        ["--input", "-", "--input-rate", "44100", "--input-channels", "2"], int16(stereo), tmp_path, piece=1001
+    )
     assert code == 0, err
     assert_same_events(events, reference, RESAMPLED_S)
 
@@ -125,8 +136,13 @@ def test_input_file_fast_and_realtime(tmp_path, reference, demo, capsys) -> None
 
 
 def test_sigterm_stops_a_waiting_pipe(tmp_path) -> None:  # noqa: ANN001
-    proc = subprocess.Popen([sys.executable, "-m", "audio_lstm.cli", "listen", "--input", "-"], cwd=tmp_path,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audio_lstm.cli", "listen", "--input", "-"],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdin.write(bytes(32000))  # 1 s of silence, then nothing more (the pipe stays open)
     proc.stdin.flush()
     time.sleep(3)
@@ -137,12 +153,14 @@ def test_sigterm_stops_a_waiting_pipe(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_bad_input_options(tmp_path, capsys) -> None:  # noqa: ANN001
-    for argv, named in ((["--input", "-", "--input-rate", "0"], "--input-rate"),
-                        (["--input", "-", "--input-rate", "fast"], "--input-rate"),
-                        (["--input", "-", "--input-channels", "-2"], "--input-channels"),
-                        (["--input", str(tmp_path / "missing.wav")], "missing.wav"),
-                        (["--input", str(tmp_path)], "is a directory"),
-                        (["--input-rate", "8000"], "--input-rate")):  # without --input
+    for argv, named in (
+        (["--input", "-", "--input-rate", "0"], "--input-rate"),
+        (["--input", "-", "--input-rate", "fast"], "--input-rate"),
+        (["--input", "-", "--input-channels", "-2"], "--input-channels"),
+        (["--input", str(tmp_path / "missing.wav")], "missing.wav"),
+        (["--input", str(tmp_path)], "is a directory"),
+        (["--input-rate", "8000"], "--input-rate"),
+    ):  # without --input
         assert listen.main(argv) == 2, argv
         assert named in capsys.readouterr().err, argv
     not_audio = tmp_path / "notes.txt"

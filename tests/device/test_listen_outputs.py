@@ -28,12 +28,19 @@ class Listen:
     """`audio-lstm listen ARGS` with a pipe on stdin; stdout and stderr collected by threads."""
 
     def __init__(self, args: list[str], cwd: Path) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "audio_lstm.cli", "listen", *args], cwd=cwd,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "audio_lstm.cli", "listen", *args],
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self.out: list[str] = []
         self.err: list[str] = []
-        self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
-                         for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err))]
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+            for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err))
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -52,7 +59,8 @@ class Listen:
         while not condition():
             assert time.monotonic() < deadline and self.process.poll() is None, (
                 f"{what}: not within {timeout} s (exit {self.process.poll()}); stdout:\n{''.join(self.out)}\n"
-                f"stderr:\n{''.join(self.err)}")
+                f"stderr:\n{''.join(self.err)}"
+            )
             time.sleep(0.05)
 
     def close(self, timeout: float = WAIT_S) -> tuple[int, str, str]:
@@ -101,21 +109,43 @@ def test_exec_output_goes_to_stderr_and_hooks_are_reaped(tmp_path, reference, de
     assert [event["label"] for event in events] == [event["label"] for event in reference]
     prefixed = [line for line in err.splitlines() if line.startswith("exec[")]
     assert sorted(line.split("]: ", 1)[1] for line in prefixed) == sorted(
-        [f"hook-out {event['label']}" for event in reference] + [f"hook-err {event['label']}" for event in reference])
+        [f"hook-out {event['label']}" for event in reference] + [f"hook-err {event['label']}" for event in reference]
+    )
 
 
 def test_exec_output_null(tmp_path, reference) -> None:  # noqa: ANN001, F811
     hook = "sh -c 'echo hook-out; echo hook-err >&2'"
-    process = subprocess.run([sys.executable, "-m", "audio_lstm.cli", "listen", "--input", str(DEMO), "--exec", hook,
-                              "--exec-output", "null"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audio_lstm.cli",
+            "listen",
+            "--input",
+            str(DEMO),
+            "--exec",
+            hook,
+            "--exec-output",
+            "null",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert process.returncode == 0, process.stderr
     assert len([json.loads(line) for line in process.stdout.splitlines()]) == len(reference)
     assert "hook-" not in process.stderr
 
 
 def test_full_disk_under_events_file_is_survived(tmp_path, reference) -> None:  # noqa: ANN001, F811
-    process = subprocess.run([sys.executable, "-m", "audio_lstm.cli", "listen", "--input", str(DEMO),
-                              "--events-file", "/dev/full"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    process = subprocess.run(
+        [sys.executable, "-m", "audio_lstm.cli", "listen", "--input", str(DEMO), "--events-file", "/dev/full"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert process.returncode == 0, process.stderr
     events = [json.loads(line) for line in process.stdout.splitlines()]
     assert [event["label"] for event in events] == [event["label"] for event in reference]

@@ -136,8 +136,9 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def feed(classifier: StreamingClassifier, detector: Detector, audio: np.ndarray,
-         end: bool = False) -> tuple[list, float]:
+def feed(
+    classifier: StreamingClassifier, detector: Detector, audio: np.ndarray, end: bool = False
+) -> tuple[list, float]:
     """Stream `audio` in CHUNKs; return the events and the peak raw "stop" score."""
     stop = classifier.labels.index("stop")
     events, peak = [], 0.0
@@ -207,17 +208,19 @@ def test_unbounded_stream_stays_stable_and_detects(capsys: pytest.CaptureFixture
     median_first, median_last = float(np.median(first)), float(np.median(last))
     hours = background_s / 3600
     with capsys.disabled():
-        print(f"\n[long stream] {background_s / 60:.0f} min of background ({background.tones} tones): "
-              f"{len(false_events)} false events = {len(false_events) / hours:.1f}/h "
-              f"{[(e.label, round(e.start_s, 1), round(e.score, 3)) for e in false_events]}; "
-              f"max|c| {c_max.max():.1f} (median / p99 / max: first 10% {median_first:.1f} / "
-              f"{np.percentile(first, 99):.1f} / {first.max():.1f}, last 10% {median_last:.1f} / "
-              f"{np.percentile(last, 99):.1f} / {last.max():.1f}), "
-              f"max|h| {h_max.max():.4f}; buffers <= {worst_buffer} samples, {worst_pending} frames; "
-              f"RSS (window peaks) {rss_start:.1f} -> {rss_end:.1f} MB "
-              f"(min {rss.min():.1f}, max {rss.max():.1f}); stop peak fresh {fresh_peak:.4f} / "
-              f"long {long_peak:.4f}, event score fresh {fresh_events[0].score if fresh_events else None} / "
-              f"long {long_events[0].score if long_events else None}")
+        print(
+            f"\n[long stream] {background_s / 60:.0f} min of background ({background.tones} tones): "
+            f"{len(false_events)} false events = {len(false_events) / hours:.1f}/h "
+            f"{[(e.label, round(e.start_s, 1), round(e.score, 3)) for e in false_events]}; "
+            f"max|c| {c_max.max():.1f} (median / p99 / max: first 10% {median_first:.1f} / "
+            f"{np.percentile(first, 99):.1f} / {first.max():.1f}, last 10% {median_last:.1f} / "
+            f"{np.percentile(last, 99):.1f} / {last.max():.1f}), "
+            f"max|h| {h_max.max():.4f}; buffers <= {worst_buffer} samples, {worst_pending} frames; "
+            f"RSS (window peaks) {rss_start:.1f} -> {rss_end:.1f} MB "
+            f"(min {rss.min():.1f}, max {rss.max():.1f}); stop peak fresh {fresh_peak:.4f} / "
+            f"long {long_peak:.4f}, event score fresh {fresh_events[0].score if fresh_events else None} / "
+            f"long {long_events[0].score if long_events else None}"
+        )
 
     # Detection after the long stream matches detection from a fresh state.
     assert [event.label for event in fresh_events] == ["stop"], fresh_events

@@ -32,8 +32,9 @@ from audio_lstm.device.detector import Event  # noqa: E402
 from audio_lstm.device.mqtt_events import MqttEventPublisher, MqttUnavailable, parse_broker_url  # noqa: E402
 
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
-pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="needs the mosquitto broker binary "
-                                "(apt-get install mosquitto; `make system-deps` does)")
+pytestmark = pytest.mark.skipif(
+    MOSQUITTO is None, reason="needs the mosquitto broker binary (apt-get install mosquitto; `make system-deps` does)"
+)
 LABELS = ("yes", "stop", "glass_break")
 
 
@@ -55,14 +56,16 @@ class Broker:
         self.config = folder / "mosquitto.conf"
         persistence = f"persistence true\npersistence_location {folder}/\n" if persistent else "persistence false\n"
         # `user`: started as root, mosquitto would switch to user "mosquitto", which cannot write here
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n"
-                               f"{persistence}")
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n{persistence}"
+        )
         self.process: subprocess.Popen | None = None
         self.start()
 
     def start(self) -> None:
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
 
         def accepting() -> bool:
             assert self.process.poll() is None, "mosquitto exited"
@@ -90,8 +93,9 @@ class Subscriber:
     def __init__(self, port: int, topics: list[str], client_id: str = "", persistent: bool = False) -> None:
         self.messages: queue.Queue[tuple[str, str, bool]] = queue.Queue()
         subscribed = threading.Event()
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent,
-                             protocol=mqtt.MQTTv311)
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent, protocol=mqtt.MQTTv311
+        )
         client.on_connect = lambda c, *_: c.subscribe([(topic, 1) for topic in topics])
         client.on_subscribe = lambda *_: subscribed.set()
         client.on_message = lambda _c, _u, m: self.messages.put((m.topic, m.payload.decode(), bool(m.retain)))
@@ -136,11 +140,21 @@ def test_discovery_availability_and_events(broker: Broker) -> None:
         first, _ = sub.next("test/Kitchen_Pi/event")
         second, _ = sub.next("test/Kitchen_Pi/event")
         record = json.loads(first)
-        assert {k: record[k] for k in ("label", "event_type", "start_s", "end_s", "score", "model_version", "device")} \
-            == {"label": "stop", "event_type": "stop", "start_s": 2.55, "end_s": 2.95, "score": 0.9183,
-                "model_version": "2026.12.02-r25.1", "device": "Kitchen Pi"}
+        assert {
+            k: record[k] for k in ("label", "event_type", "start_s", "end_s", "score", "model_version", "device")
+        } == {
+            "label": "stop",
+            "event_type": "stop",
+            "start_s": 2.55,
+            "end_s": 2.95,
+            "score": 0.9183,
+            "model_version": "2026.12.02-r25.1",
+            "device": "Kitchen Pi",
+        }
         stamp = dt.datetime.fromisoformat(record["timestamp"])
-        assert stamp.utcoffset() == dt.timedelta(0) and abs(dt.datetime.now(dt.timezone.utc) - stamp).total_seconds() < 30
+        assert (
+            stamp.utcoffset() == dt.timedelta(0) and abs(dt.datetime.now(dt.timezone.utc) - stamp).total_seconds() < 30
+        )
         assert json.loads(second)["label"] == "glass_break"
         # a subscriber connecting afterwards still gets the retained discovery config and availability
         late = Subscriber(broker.port, ["homeassistant/#", "test/+/availability"])
@@ -233,8 +247,9 @@ def test_an_unreachable_broker_queues_and_counts_what_never_left() -> None:
 
 def test_listen_publishes_through_the_event_sink(tiny_model, fake_audio, broker: Broker, capsys) -> None:  # noqa: ANN001, F811
     sub = Subscriber(broker.port, ["test/den/event", "homeassistant/event/den/config"])
-    code = listen.main(["--model", str(tiny_model.int8), "--threshold", "yes=0", "--mqtt", broker.url(),
-                        "--mqtt-device-name", "den"])
+    code = listen.main(
+        ["--model", str(tiny_model.int8), "--threshold", "yes=0", "--mqtt", broker.url(), "--mqtt-device-name", "den"]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     config = json.loads(sub.next("homeassistant/event/den/config")[0])

@@ -81,7 +81,9 @@ def test_a_front_end_with_more_coefficients_than_mel_bands_is_refused(tiny_model
         metadata["frontend"] = json.dumps({**json.loads(metadata["frontend"]), "n_mfcc": 41})
 
     bad = rewrite_metadata(tiny_model.int8, tmp_path / "n41.onnx", too_many)
-    with pytest.raises(ModelFileError, match=r"n41\.onnx: unreadable model metadata: n_mfcc 41 must be between 1 and the 40"):
+    with pytest.raises(
+        ModelFileError, match=r"n41\.onnx: unreadable model metadata: n_mfcc 41 must be between 1 and the 40"
+    ):
         StreamingClassifier(bad)
     with pytest.raises(ValueError, match="n_mfcc 0 must be between 1 and the 40 mel bands"):
         MfccConfig(n_mfcc=0)

@@ -54,8 +54,12 @@ def free_port() -> int:
 
 def start_server(tmp_path: Path, uri: str, *extra: str) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / "serve.log"
-    proc = subprocess.Popen([sys.executable, "-m", "audio_lstm.cli", "serve", "--uri", uri, "--debug", *extra],
-                            stdout=subprocess.DEVNULL, stderr=open(log, "wb"), cwd=tmp_path)  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audio_lstm.cli", "serve", "--uri", uri, "--debug", *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "wb"),  # noqa: SIM115
+        cwd=tmp_path,
+    )  # noqa: SIM115
     deadline = time.monotonic() + 60
     while "serving" not in log.read_text():
         assert proc.poll() is None, log.read_text()
@@ -145,15 +149,22 @@ def assert_matches(found: list[Detection], reference: list[dict]) -> None:
         assert abs(detection.timestamp / 1000 - event["end_s"]) <= TIME_TOLERANCE_S, (detection, event)
 
 
-async def stream(client: AsyncClient, pcm: bytes, rate: int = RATE, width: int = WIDTH, channels: int = CHANNELS,
-                 names: list[str] | None = None) -> list[Event]:
+async def stream(
+    client: AsyncClient,
+    pcm: bytes,
+    rate: int = RATE,
+    width: int = WIDTH,
+    channels: int = CHANNELS,
+    names: list[str] | None = None,
+) -> list[Event]:
     if names is not None:
         await client.write_event(Detect(names=names).event())
     await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
     timestamp = 0
     for piece in chunks(pcm, width * channels):
-        await client.write_event(AudioChunk(rate=rate, width=width, channels=channels, audio=piece,
-                                            timestamp=timestamp).event())
+        await client.write_event(
+            AudioChunk(rate=rate, width=width, channels=channels, audio=piece, timestamp=timestamp).event()
+        )
         timestamp += len(piece) * 1000 // (rate * width * channels)
     return await finish(client)
 
@@ -245,8 +256,10 @@ def test_client_dropping_mid_stream_costs_nothing(server, reference, demo_pcm) -
 
     async def half_event() -> None:  # a connection cut inside an event's payload
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b'{"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1}, '
-                     b'"payload_length": 32000}\n' + bytes(1000))
+        writer.write(
+            b'{"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1}, '
+            b'"payload_length": 32000}\n' + bytes(1000)
+        )
         await writer.drain()
         writer.close()
 
@@ -291,9 +304,13 @@ def test_unix_socket_and_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     finally:
         stop_server(proc, log)
     assert not socket_path.exists()
-    for argv, named in ((["--uri", "http://host:1"], "http://host:1"), (["--uri", "tcp://localhost"], "port"),
-                        (["--threshold", "bogus=0.5"], "bogus"), (["--refractory-s", "-1"], "refractory"),
-                        (["--model", str(tmp_path / "none.onnx")], "none.onnx")):
+    for argv, named in (
+        (["--uri", "http://host:1"], "http://host:1"),
+        (["--uri", "tcp://localhost"], "port"),
+        (["--threshold", "bogus=0.5"], "bogus"),
+        (["--refractory-s", "-1"], "refractory"),
+        (["--model", str(tmp_path / "none.onnx")], "none.onnx"),
+    ):
         assert serve.main(argv) == 2, argv
         assert named in capsys.readouterr().err
     if not _installed("zeroconf"):
@@ -320,11 +337,18 @@ def test_without_wyoming_serve_says_which_extra(tmp_path: Path) -> None:
         from audio_lstm.cli import main
         sys.exit(main(["serve"]))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "audio-lstm serve: needs the wyoming extra: pip install 'audio-lstm[wyoming]'"]
+        "audio-lstm serve: needs the wyoming extra: pip install 'audio-lstm[wyoming]'"
+    ]
 
 
 def test_pcm_decoder_any_width_and_split() -> None:

@@ -35,8 +35,9 @@ from test_serve import (  # noqa: E402, F401 - demo_pcm and reference are fixtur
 from audio_lstm.device import serve  # noqa: E402
 from audio_lstm.device.labels import EVENT_LABELS  # noqa: E402
 
-pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="needs the mosquitto broker binary "
-                                "(apt-get install mosquitto; `make system-deps` does)")
+pytestmark = pytest.mark.skipif(
+    MOSQUITTO is None, reason="needs the mosquitto broker binary (apt-get install mosquitto; `make system-deps` does)"
+)
 DEVICE = "den"
 EVENT_TOPIC, AVAILABILITY_TOPIC = f"test/{DEVICE}/event", f"test/{DEVICE}/availability"
 CONFIG_TOPIC = f"homeassistant/event/{DEVICE}/config"
@@ -52,13 +53,22 @@ def drain(sub: Subscriber, topic: str, quiet_s: float = 1.0) -> list[dict]:
             return found
 
 
-def test_every_connections_events_reach_the_broker(tmp_path: Path, demo_pcm: bytes,  # noqa: F811
-                                                   reference: list[dict]) -> None:  # noqa: F811
+def test_every_connections_events_reach_the_broker(
+    tmp_path: Path,
+    demo_pcm: bytes,  # noqa: F811
+    reference: list[dict],  # noqa: F811
+) -> None:  # noqa: F811
     broker = Broker(tmp_path)
     sub = Subscriber(broker.port, ["test/#", "homeassistant/#"])
     port = free_port()
-    proc, log = start_server(tmp_path, f"tcp://127.0.0.1:{port}", "--mqtt",
-                             broker.url(credentials="tester:s3cret@"), "--mqtt-device-name", DEVICE)
+    proc, log = start_server(
+        tmp_path,
+        f"tcp://127.0.0.1:{port}",
+        "--mqtt",
+        broker.url(credentials="tester:s3cret@"),
+        "--mqtt-device-name",
+        DEVICE,
+    )
     try:
         config = json.loads(sub.next(CONFIG_TOPIC)[0])
         assert config["event_types"] == list(EVENT_LABELS) and config["state_topic"] == EVENT_TOPIC
@@ -104,8 +114,9 @@ def test_every_connections_events_reach_the_broker(tmp_path: Path, demo_pcm: byt
     assert "Traceback" not in text, text
 
 
-def test_mqtt_usage_errors_exit_2_with_one_line(monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_mqtt_usage_errors_exit_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert serve.main(["--uri", "tcp://127.0.0.1:1", "--mqtt", "http://u:hunter2@broker"]) == 2
     err = capsys.readouterr().err
     assert "--mqtt: expected mqtt://" in err and "hunter2" not in err
@@ -115,4 +126,5 @@ def test_mqtt_usage_errors_exit_2_with_one_line(monkeypatch: pytest.MonkeyPatch,
         monkeypatch.setitem(sys.modules, name, None)
     assert serve.main(["--uri", "tcp://127.0.0.1:1", "--mqtt", "mqtt://broker"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "audio-lstm serve: needs the mqtt extra: pip install 'audio-lstm[mqtt]'"]
+        "audio-lstm serve: needs the mqtt extra: pip install 'audio-lstm[mqtt]'"
+    ]

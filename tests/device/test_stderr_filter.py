@@ -41,7 +41,13 @@ def test_repeated_portaudio_lines_are_suppressed() -> None:
     assert lines.count("Expression 'ret' failed in 'src/hostapi/alsa/pa_linux_alsa.c', line: 1736") == 1
     assert sum(line.startswith("ALSA lib pcm_file.c:935") for line in lines) == 1
     assert "audio-lstm listen: (147 more PortAudio/ALSA messages suppressed)" in lines
-    for kept in ("audio-lstm listen: before", "some other library line", "a Python line", "a line without its newline",
-                 "after, straight to fd 2", "audio-lstm listen: done"):
+    for kept in (
+        "audio-lstm listen: before",
+        "some other library line",
+        "a Python line",
+        "a line without its newline",
+        "after, straight to fd 2",
+        "audio-lstm listen: done",
+    ):
         assert kept in lines, process.stderr
     assert len(lines) == 3 + 7 + 1

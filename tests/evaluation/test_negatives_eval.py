@@ -25,7 +25,9 @@ from audio_lstm.evaluation.negatives import (
 
 
 def recording(path: Path, package: str, kind: str, language: str = "", seconds: float = 0.0) -> NegativeRecording:
-    return NegativeRecording(path, package, kind, language, "spk", f"{package}/{kind}", "validation", seconds, "", "", "")
+    return NegativeRecording(
+        path, package, kind, language, "spk", f"{package}/{kind}", "validation", seconds, "", "", ""
+    )
 
 
 def test_kinds_are_reported_by_what_a_user_would_call_them() -> None:

@@ -188,8 +188,9 @@ def test_crossing_mode_counts_the_same_and_is_returned_at_the_crossing() -> None
 
 @pytest.mark.parametrize("report", ["peak", "crossing"])
 @pytest.mark.parametrize("fixture", ["tiny_model", "stacked_model"])
-def test_emitted_time_is_when_listen_returns_the_event(fixture: str, report: str,
-                                                       request: pytest.FixtureRequest) -> None:
+def test_emitted_time_is_when_listen_returns_the_event(
+    fixture: str, report: str, request: pytest.FixtureRequest
+) -> None:
     """Stored scores replayed through the Detector give the events that 80 ms live chunks give, and
     the clock predicts the sample position at which each is returned (10 ms and 30 ms steps, both
     report modes)."""

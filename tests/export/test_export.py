@@ -88,8 +88,13 @@ def test_int8_weights_are_stored_unsigned_losslessly(tmp_path: Path) -> None:
     assert {dtype for _, dtype in unsigned.values()} == {"uint8"}
     export_fp32(model, tmp_path / "plain.onnx")  # the same quantization, signed weights kept
     signed_path = tmp_path / "signed.onnx"
-    quantize_dynamic(str(tmp_path / "plain.onnx"), str(signed_path), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=["LSTM", "MatMul", "Gemm"], per_channel=True)
+    quantize_dynamic(
+        str(tmp_path / "plain.onnx"),
+        str(signed_path),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["LSTM", "MatMul", "Gemm"],
+        per_channel=True,
+    )
     signed = quantized_weights(signed_path)
     assert {dtype for _, dtype in signed.values()} == {"int8"}
     for key, (q, _) in signed.items():
@@ -138,8 +143,9 @@ def test_export_command_refuses_to_overwrite(tmp_path: Path, capsys: pytest.Capt
     assert export_main([str(tmp_path / "nothing.pt")]) == 2
 
 
-def test_bundle_installs_only_a_file_that_passed_parity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_bundle_installs_only_a_file_that_passed_parity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from helpers import write_corpus
 
     from audio_lstm.commands import export as command
@@ -155,6 +161,7 @@ def test_bundle_installs_only_a_file_that_passed_parity(tmp_path: Path, monkeypa
     def check_with_agreement(agreement: float):  # noqa: ANN202
         def check(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             return dataclasses.replace(real_check(*args, **kwargs), int8_agreement=agreement)
+
         return check
 
     monkeypatch.setattr(parity, "check_parity", check_with_agreement(0.5))

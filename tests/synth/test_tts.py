@@ -72,8 +72,9 @@ def test_split_by_share_is_exact_and_deterministic() -> None:
     unequal = tts.split_by_share(10, {"a": 3.0, "b": 1.0, "c": 1.0}, np.random.default_rng(0))
     assert unequal["a"] == 6 and unequal["b"] + unequal["c"] == 4 and min(unequal.values()) >= 2
     # ties go to different engines for different seeds
-    winners = {max(tts.split_by_share(1, shares, np.random.default_rng(s)).items(), key=lambda kv: kv[1])[0]
-               for s in range(20)}
+    winners = {
+        max(tts.split_by_share(1, shares, np.random.default_rng(s)).items(), key=lambda kv: kv[1])[0] for s in range(20)
+    }
     assert winners == set(shares)
 
 
@@ -134,7 +135,9 @@ def test_render_places_levels_and_pitch_shifts_without_pitch_control(tmp_path: P
 
 
 def test_missing_engine_is_skipped_with_a_note(
-    tmp_path: Path, fake_engines: None, capsys: pytest.CaptureFixture,
+    tmp_path: Path,
+    fake_engines: None,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     marker = tts.build_generated_set(tmp_path / "set", {"yes": 4}, engines=["tone", "missing"])
     assert list(marker["engines"]) == ["tone"] and marker["written"] == 4

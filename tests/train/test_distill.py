@@ -49,11 +49,14 @@ def test_ensemble_averages_its_teachers_and_carries_their_state(tmp_path: Path) 
     assert torch.allclose(restarted, fresh, atol=1e-6) and not torch.allclose(restarted, rest, atol=1e-4)
 
 
-@pytest.mark.parametrize("change, problem", [
-    ("frame_stack", "1 frames per step, the student 2"),
-    ("labels", "labels ['yes', 'no'] differ"),
-    ("mfcc", "its front end"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ("frame_stack", "1 frames per step, the student 2"),
+        ("labels", "labels ['yes', 'no'] differ"),
+        ("mfcc", "its front end"),
+    ],
+)
 def test_a_mismatched_teacher_is_refused_by_name(tmp_path: Path, change: str, problem: str) -> None:
     path = tmp_path / "teacher.pt"
     if change == "mfcc":
@@ -77,14 +80,33 @@ def test_distillation_loss_is_the_kl_to_the_teachers() -> None:
     assert distillation_loss(logits, teacher).item() > 0
 
 
-def test_a_student_learns_the_labels_from_its_teacher_alone(trained_run: TrainedRun, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_student_learns_the_labels_from_its_teacher_alone(
+    trained_run: TrainedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data, teacher = trained_run.data, trained_run.checkpoint
     # Weight 1: no hard targets at all, so whatever the student gets right it learned from the teacher
     # (in 16 steps: validation accuracy 0.69, then 0.75).
-    assert train_main([str(data), "--out", str(tmp_path / "student"), "--teacher", str(teacher),
-                       "--distill-weight", "1", "--seed", "1", *TINY_TRAINING, "--epochs", "2",
-                       "--steps-per-epoch", "8"]) == 0
+    assert (
+        train_main(
+            [
+                str(data),
+                "--out",
+                str(tmp_path / "student"),
+                "--teacher",
+                str(teacher),
+                "--distill-weight",
+                "1",
+                "--seed",
+                "1",
+                *TINY_TRAINING,
+                "--epochs",
+                "2",
+                "--steps-per-epoch",
+                "8",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "student" / "metrics.json").read_text())
     assert metrics["train_config"]["teachers"] == [str(teacher)]
     assert metrics["train_config"]["distill_weight"] == 1.0

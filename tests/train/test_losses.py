@@ -30,8 +30,9 @@ def test_zero_weight_is_plain_cross_entropy_and_full_weight_scores_each_segment_
     log_probs = torch.log_softmax(logits, -1)[0]
     plain = stream_loss(logits, targets, NOT_KEYWORD)
     assert stream_loss(logits, targets, NOT_KEYWORD, KEYWORD_IDS, 0.0) == plain
-    expected_plain = -(log_probs[0, 11] + log_probs[1:4, 4].sum() + log_probs[4, 11]
-                       + torch.logsumexp(log_probs[5, 10:12], 0)) / 6
+    expected_plain = (
+        -(log_probs[0, 11] + log_probs[1:4, 4].sum() + log_probs[4, 11] + torch.logsumexp(log_probs[5, 10:12], 0)) / 6
+    )
     assert torch.allclose(plain, expected_plain)
     pooled = stream_loss(logits, targets, NOT_KEYWORD, KEYWORD_IDS, 1.0)
     best = log_probs[1:4, 4].max()

@@ -80,8 +80,21 @@ def test_ema_changes_the_saved_weights_not_the_training(tmp_path: Path) -> None:
 
     data = tmp_path / "data"
     write_corpus(data, speakers=12)
-    common = ["--epochs", "2", "--steps-per-epoch", "4", "--batch-size", "8", "--hidden", "16", "--layers", "1",
-              "--workers", "0", "--no-progress"]
+    common = [
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "4",
+        "--batch-size",
+        "8",
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
     for name, decay in (("raw", "0"), ("ema", "0.5")):
         assert train_main([str(data), "--out", str(tmp_path / name), "--ema-decay", decay, *common]) == 0
     raw, ema = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("raw", "ema"))
@@ -97,10 +110,30 @@ def test_stacked_model_with_unknown_onset_trains_exports_and_runs(tmp_path: Path
 
     data = tmp_path / "data"
     write_corpus(data, speakers=12)
-    args = [str(data), "--out", str(tmp_path / "run"), "--frame-stack", "3", "--unknown-onset", "not_keyword",
-            "--vtlp", "0.1", "--epochs", "1",
-            "--steps-per-epoch", "2", "--batch-size", "8", "--hidden", "16", "--layers", "1", "--workers", "0",
-            "--no-progress"]
+    args = [
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--frame-stack",
+        "3",
+        "--unknown-onset",
+        "not_keyword",
+        "--vtlp",
+        "0.1",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "8",
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
     assert train_main(args) == 0
     model, _, extra = load_checkpoint(tmp_path / "run" / "best.pt")
     assert model.cfg.frame_stack == 3 and extra["train_config"]["stream"]["unknown_onset"] == "not_keyword"
@@ -141,9 +174,28 @@ def test_n_mfcc_travels_from_training_to_the_device(tmp_path: Path, capsys: pyte
 
     data = tmp_path / "data"
     write_corpus(data, speakers=12)
-    args = [str(data), "--out", str(tmp_path / "run"), "--n-mfcc", "13", "--frame-stack", "1", "--epochs", "1",
-            "--steps-per-epoch", "2", "--batch-size", "8", "--hidden", "16", "--layers", "1", "--workers", "0",
-            "--no-progress"]
+    args = [
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--n-mfcc",
+        "13",
+        "--frame-stack",
+        "1",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "8",
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
     assert train_main(args) == 0
     assert export_main([str(tmp_path / "run" / "best.pt"), "--skip-parity"]) == 0
     classifier = StreamingClassifier(tmp_path / "run" / "model.int8.onnx")
@@ -153,21 +205,49 @@ def test_n_mfcc_travels_from_training_to_the_device(tmp_path: Path, capsys: pyte
     assert "--n-mfcc 41 exceeds the front end's 40 mel bands" in capsys.readouterr().err
 
 
-def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(trained_run: TrainedRun, tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(
+    trained_run: TrainedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import torch
 
     data, base = trained_run.data, trained_run.checkpoint
     # the shared run's model; one step, as nothing here needs training to get anywhere
-    common = ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4", "--hidden", "32", "--layers", "1",
-              "--workers", "0", "--no-progress"]
+    common = [
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "1",
+        "--batch-size",
+        "4",
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
     # another seed and a learning rate too small to move anything: what is saved is where it started
-    tuned = [str(data), "--out", str(tmp_path / "tuned"), "--init", str(base), "--seed", "3", "--lr", "1e-12",
-             "--max-pool-weight", "1", *common]
+    tuned = [
+        str(data),
+        "--out",
+        str(tmp_path / "tuned"),
+        "--init",
+        str(base),
+        "--seed",
+        "3",
+        "--lr",
+        "1e-12",
+        "--max-pool-weight",
+        "1",
+        *common,
+    ]
     assert train_main(tuned) == 0
     assert train_main([str(data), "--out", str(tmp_path / "fresh"), "--seed", "3", *common]) == 0
-    start, after, fresh = (torch.load(path, weights_only=True)["state_dict"]
-                           for path in (base, tmp_path / "tuned" / "best.pt", tmp_path / "fresh" / "best.pt"))
+    start, after, fresh = (
+        torch.load(path, weights_only=True)["state_dict"]
+        for path in (base, tmp_path / "tuned" / "best.pt", tmp_path / "fresh" / "best.pt")
+    )
     for name in ("feature_mean", "feature_std", "classifier.weight"):
         assert torch.allclose(after[name], start[name], atol=1e-6), name
     assert not torch.allclose(fresh["feature_mean"], start["feature_mean"])  # measured anew without --init
@@ -186,8 +266,23 @@ def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(trained_run
     from audio_lstm.train.model import load_checkpoint
 
     _, exported = export_checkpoint(*load_checkpoint(base)[:2], tmp_path / "exported")
-    assert train_main([str(data), "--out", str(tmp_path / "from-onnx"), "--init", str(exported), "--seed", "3",
-                       "--lr", "1e-12", *common]) == 0
+    assert (
+        train_main(
+            [
+                str(data),
+                "--out",
+                str(tmp_path / "from-onnx"),
+                "--init",
+                str(exported),
+                "--seed",
+                "3",
+                "--lr",
+                "1e-12",
+                *common,
+            ]
+        )
+        == 0
+    )
     from audio_lstm.export.onnx_import import load_trained_model
 
     imported = load_trained_model(exported)[0].state_dict()
