@@ -144,6 +144,7 @@ def capture_device(tmp_path: Path) -> tuple[dict[str, str], dict, Path]:
     return env, found, pacer
 
 
+@pytest.mark.slow  # opt-in (-m slow): timing-sensitive, failed once in the full suite on a loaded 2-core box
 def test_stalled_capture_is_warned_about_reopened_and_counted(tmp_path, capture_device) -> None:  # noqa: ANN001
     env, found, pacer = capture_device
     name = f"{DEVICE} (device {found['index']})"
