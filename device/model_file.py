@@ -30,6 +30,7 @@ SUPPORTED_VERSIONS = ("1", "2")
 FRAME_STACK_KEY = "frame_stack"  # format version 2: MFCC frames per model step
 INPUT_FEATURES, INPUT_H, INPUT_C = "features", "h", "c"
 OUTPUT_SCORES, OUTPUT_H, OUTPUT_C = "scores", "h_out", "c_out"
+THRESHOLDS_KEY = "thresholds"  # the metadata key `evaluate --write-thresholds` rewrites
 METADATA_KEYS = (
     "format",  # FORMAT_NAME
     "format_version",  # one of SUPPORTED_VERSIONS; a runtime refuses versions it does not know
@@ -37,7 +38,7 @@ METADATA_KEYS = (
     "sample_rate",  # Hz the front end expects
     "frontend",  # JSON of MfccConfig
     "state_shapes",  # JSON {"h": [layers, 1, hidden], "c": [...]}
-    "thresholds",  # JSON {label: default detection threshold}
+    THRESHOLDS_KEY,  # JSON {label: default detection threshold}
     "model_version",  # free-form version string of this trained model
     "precision",  # "fp32" or "int8"
 )

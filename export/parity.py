@@ -12,6 +12,7 @@ import torch
 from audio_lstm.device.decisions import clip_label, smoothing_frames_for
 from audio_lstm.device.features import MfccConfig, mfcc
 from audio_lstm.device.frame_stack import stack_frames, step_seconds
+from audio_lstm.device.model_file import INPUT_C, INPUT_FEATURES, INPUT_H, OUTPUT_C, OUTPUT_H, OUTPUT_SCORES
 from audio_lstm.train.model import KeywordLSTM
 
 TORCH_TOLERANCE = 1e-4  # max |score difference| allowed between torch and fp32 ONNX
@@ -71,7 +72,9 @@ class OnnxScorer:
             if start >= len(features):
                 break
             part = features[None, start : start + size].astype(np.float32)
-            scores, h, c = self.session.run(None, {"features": part, "h": h, "c": c})
+            scores, h, c = self.session.run(
+                [OUTPUT_SCORES, OUTPUT_H, OUTPUT_C], {INPUT_FEATURES: part, INPUT_H: h, INPUT_C: c}
+            )
             outputs.append(scores[0])
             start += size
         return np.concatenate(outputs)

@@ -18,6 +18,7 @@ from audio_lstm.data.readers import Clip, Corpus
 from audio_lstm.data.shared_more import measured_rirs
 from audio_lstm.device.detector import REPORT_MODES
 from audio_lstm.device.labels import GLASS, NON_EVENT_LABELS, SILENCE
+from audio_lstm.device.model_file import THRESHOLDS_KEY
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.evaluation.glass import format_glass_tables, recall_by_recording, recall_through_rooms
 from audio_lstm.evaluation.negatives import (
@@ -45,8 +46,11 @@ def write_thresholds(model: Path, thresholds: dict[str, float]) -> None:
     from audio_lstm.export.onnx_export import write_metadata
 
     metadata = {entry.key: entry.value for entry in onnx.load(str(model)).metadata_props}
-    merged = {**json.loads(metadata.get("thresholds", "{}")), **{k: round(float(v), 4) for k, v in thresholds.items()}}
-    metadata["thresholds"] = json.dumps(merged)
+    merged = {
+        **json.loads(metadata.get(THRESHOLDS_KEY, "{}")),
+        **{k: round(float(v), 4) for k, v in thresholds.items()},
+    }
+    metadata[THRESHOLDS_KEY] = json.dumps(merged)
     temporary = model.with_name(f".{model.name}.thresholds-tmp")
     try:
         shutil.copyfile(model, temporary)
