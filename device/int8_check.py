@@ -12,8 +12,8 @@ import platform
 import warnings
 from pathlib import Path
 
-WEIGHTS_KEY = "int8_weights"  # metadata: "uint8" once the weights are stored unsigned
-UNSIGNED = "uint8"
+from audio_lstm.device.model_file import UNSIGNED, WEIGHTS_KEY
+
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni")
 CONVERT_HINT = (
     'python -c "from audio_lstm.export.onnx_export import store_weights_unsigned as s; '

@@ -30,6 +30,8 @@ SUPPORTED_VERSIONS = ("1", "2")
 FRAME_STACK_KEY = "frame_stack"  # format version 2: MFCC frames per model step
 INPUT_FEATURES, INPUT_H, INPUT_C = "features", "h", "c"
 OUTPUT_SCORES, OUTPUT_H, OUTPUT_C = "scores", "h_out", "c_out"
+WEIGHTS_KEY = "int8_weights"  # int8 files: "uint8" once the weights are stored unsigned (export)
+UNSIGNED = "uint8"
 THRESHOLDS_KEY = "thresholds"  # the metadata key `evaluate --write-thresholds` rewrites
 METADATA_KEYS = (
     "format",  # FORMAT_NAME

@@ -16,7 +16,6 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from torch import nn
 
 from audio_lstm.device.features import MfccConfig
-from audio_lstm.device.int8_check import UNSIGNED, WEIGHTS_KEY
 from audio_lstm.device.labels import EVENT_LABELS
 from audio_lstm.device.model_file import (
     INPUT_C,
@@ -25,6 +24,8 @@ from audio_lstm.device.model_file import (
     OUTPUT_C,
     OUTPUT_H,
     OUTPUT_SCORES,
+    UNSIGNED,
+    WEIGHTS_KEY,
     build_metadata,
 )
 from audio_lstm.train.model import KeywordLSTM
