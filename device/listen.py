@@ -30,12 +30,12 @@ from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.mqtt_events import MqttUnavailable, add_mqtt_arguments, publisher_from_args
 from audio_lstm.device.options import (
     add_report_argument,
+    add_threshold_argument,
     event_labels,
     make_detector,
     number_in,
     positive_int,
     resolve_thresholds,
-    threshold_arg,
 )
 from audio_lstm.device.runtime import StreamingClassifier
 
@@ -57,15 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="input device name (substring) or index; default: the system's default")
     parser.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
-    parser.add_argument(
-        "--threshold",
-        type=threshold_arg,
-        action="append",
-        default=[],
-        metavar="LABEL=VALUE",
-        help="detection threshold of a label, overriding the model's (repeatable; "
-        "default: the thresholds stored in the model)",
-    )
+    add_threshold_argument(parser)
     parser.add_argument(
         "--events-file",
         type=Path,

@@ -89,6 +89,19 @@ def make_detector(
     )
 
 
+def add_threshold_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threshold LABEL=VALUE`` (repeatable), as `classify`, `listen` and `serve` take it."""
+    parser.add_argument(
+        "--threshold",
+        type=threshold_arg,
+        action="append",
+        default=[],
+        metavar="LABEL=VALUE",
+        help="detection threshold of a label, overriding the model's (repeatable; "
+        "default: the thresholds stored in the model)",
+    )
+
+
 def add_report_argument(parser: argparse.ArgumentParser, default: str) -> None:
     """``--report crossing|peak``: when the detector returns an event (`listen`: crossing, `classify`: peak)."""
     parser.add_argument(

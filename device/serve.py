@@ -25,10 +25,10 @@ from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.mqtt_events import MqttEventPublisher, MqttUnavailable, add_mqtt_arguments, publisher_from_args
 from audio_lstm.device.options import (
     add_report_argument,
+    add_threshold_argument,
     positive_int,
     refractory_arg,
     resolve_thresholds,
-    threshold_arg,
 )
 from audio_lstm.device.runtime import StreamingClassifier
 
@@ -57,15 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--uri", default=DEFAULT_URI, help=f"where to listen: tcp://HOST:PORT or unix://PATH (default {DEFAULT_URI})"
     )
     parser.add_argument("--model", type=Path, help="ONNX model file (default: the bundled model)")
-    parser.add_argument(
-        "--threshold",
-        type=threshold_arg,
-        action="append",
-        default=[],
-        metavar="LABEL=VALUE",
-        help="detection threshold of a label, overriding the model's (repeatable; "
-        "default: the thresholds stored in the model)",
-    )
+    add_threshold_argument(parser)
     parser.add_argument(
         "--refractory-s",
         type=refractory_arg,
