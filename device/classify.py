@@ -40,6 +40,7 @@ from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.options import (
     NON_EVENT_LABELS,
     add_report_argument,
+    add_threshold_argument,
     make_detector,
     positive_int,
     resolve_thresholds,
@@ -159,15 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("table", "jsonl", "csv"),
         help="output format (default: table on a terminal, jsonl otherwise)",
     )
-    parser.add_argument(
-        "--threshold",
-        type=threshold_arg,
-        action="append",
-        default=[],
-        metavar="LABEL=VALUE",
-        help="event mode: detection threshold of a label, overriding the model's (repeatable; "
-        "default: the thresholds stored in the model)",
-    )
+    add_threshold_argument(parser, "event mode: ")
     parser.add_argument("--threads", type=positive_int, default=1, help="inference threads (default 1)")
     add_report_argument(parser, PEAK)
     return parser

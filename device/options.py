@@ -89,15 +89,16 @@ def make_detector(
     )
 
 
-def add_threshold_argument(parser: argparse.ArgumentParser) -> None:
-    """``--threshold LABEL=VALUE`` (repeatable), as `classify`, `listen` and `serve` take it."""
+def add_threshold_argument(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """``--threshold LABEL=VALUE`` (repeatable), as `classify`, `listen` and `serve` take it; `scope`
+    prefixes the help (classify: "event mode: ")."""
     parser.add_argument(
         "--threshold",
         type=threshold_arg,
         action="append",
         default=[],
         metavar="LABEL=VALUE",
-        help="detection threshold of a label, overriding the model's (repeatable; "
+        help=f"{scope}detection threshold of a label, overriding the model's (repeatable; "
         "default: the thresholds stored in the model)",
     )
 

@@ -11,6 +11,7 @@ import soundfile
 
 from audio_lstm.device.runtime import StreamingClassifier
 
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "stream_demo.flac"
 TONES = {"yes": 500.0, "no": 1500.0, "glass_break": 4000.0}  # the tone-burst corpus's labels and pitches
 # `audio-lstm train` options of a tiny model that learns the tone corpus (validation accuracy about 0.9)
 TINY_TRAINING = [
@@ -98,3 +99,20 @@ def quantized_weights(path: Path) -> dict[str, tuple[np.ndarray, str]]:
                 z = z[:, None, :]  # (directions, 4 * hidden) -> per output column
             found[f"{node.name}:{weights}"] = (q.astype(np.int32) - z.astype(np.int32), str(q.dtype))
     return found
+
+
+def demo_events_at_crossing() -> list[dict]:
+    """What `audio-lstm classify --report crossing` finds in examples/stream_demo.flac (event records
+    only): the reference for `listen --input` and `serve`."""
+    import io
+    import json
+    from contextlib import redirect_stdout
+
+    from audio_lstm.device import classify
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert classify.main(["--format", "jsonl", "--report", "crossing", str(DEMO)]) == 0
+    events = [record for line in out.getvalue().splitlines() if "summary" not in (record := json.loads(line))]
+    assert {"stop", "yes", "go"} <= {event["label"] for event in events}
+    return events

@@ -12,15 +12,15 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 import soxr
+from helpers import demo_events_at_crossing
 
-from audio_lstm.device import classify, listen
+from audio_lstm.device import listen
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "stream_demo.flac"
@@ -30,12 +30,7 @@ RESAMPLED_S = 0.1  # through 48 kHz and back
 
 @pytest.fixture(scope="module")
 def reference() -> list[dict]:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert classify.main(["--format", "jsonl", "--report", "crossing", str(DEMO)]) == 0
-    events = [record for line in out.getvalue().splitlines() if "summary" not in (record := json.loads(line))]
-    assert {"stop", "yes", "go"} <= {event["label"] for event in events}
-    return events
+    return demo_events_at_crossing()
 
 
 @pytest.fixture(scope="module")

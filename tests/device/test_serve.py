@@ -7,9 +7,7 @@ port; every test is a client session. The reference is `audio-lstm classify` on 
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
-import json
 import os
 import signal
 import socket
@@ -18,7 +16,6 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +25,14 @@ import soxr
 
 pytest.importorskip("wyoming")
 
+from helpers import demo_events_at_crossing
 from wyoming.audio import AudioChunk, AudioStart, AudioStop  # noqa: E402
 from wyoming.client import AsyncClient, AsyncTcpClient  # noqa: E402
 from wyoming.event import Event  # noqa: E402
 from wyoming.info import Describe, Info  # noqa: E402
 from wyoming.wake import Detect, Detection, NotDetected  # noqa: E402
 
-from audio_lstm.device import classify, serve  # noqa: E402
+from audio_lstm.device import serve  # noqa: E402
 from audio_lstm.device.labels import EVENT_LABELS  # noqa: E402
 from audio_lstm.device.pcm import PcmDecoder  # noqa: E402
 
@@ -87,12 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
 @pytest.fixture(scope="module")
 def reference() -> list[dict]:
     """What `audio-lstm classify` finds in the demo recording (stop, on, yes, go with the bundled model)."""
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert classify.main(["--format", "jsonl", "--report", "crossing", str(DEMO)]) == 0
-    events = [record for line in out.getvalue().splitlines() if "summary" not in (record := json.loads(line))]
-    assert {"stop", "yes", "go"} <= {event["label"] for event in events}
-    return events
+    return demo_events_at_crossing()
 
 
 @pytest.fixture(scope="module")
