@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tts": ("audio_lstm.synth.tts", "generated speech for training: every offline TTS voice at varied prosody"),
     "glass": ("audio_lstm.synth.glass", "synthetic breaking glass for training"),
     "audit-unknown": ("audio_lstm.data.unknown_audit", "list the shared unknown_words clips that are keywords"),
-    "data": ("audio_lstm.commands.data", "build data caches: `data negatives` (real negatives from Debian's packages)"),
+    "data": ("audio_lstm.commands.data", "data caches: `data negatives` (Debian audio), `data speech` (espeak-ng)"),
 }
 DEVICE_COMMANDS = ("classify", "listen", "serve")
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

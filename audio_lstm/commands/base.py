@@ -14,6 +14,10 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
+class UsageError(Exception):
+    """Bad input: the command exits with EXIT_BAD_INPUT and this one-line message."""
+
+
 def fail(prog: str, message: str) -> int:
     """Print `prog: message` on stderr; returns EXIT_BAD_INPUT for `return fail(...)`."""
     print(f"{prog}: {message}", file=sys.stderr)

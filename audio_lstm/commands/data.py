@@ -1,4 +1,5 @@
-"""`audio-lstm data negatives`: fill the cache of real negative audio from Debian's packages.
+"""`audio-lstm data negatives`: fill the cache of real negative audio from Debian's packages (and
+`audio-lstm data speech`: generated negative speech, audio_lstm.commands.data_speech).
 
 For each package (default: debian_audio.PACKAGES): `apt-get download` it into the cache's debs/ (or take
 it from --from-debs DIR), extract it with `dpkg-deb -x`, convert every audio file to 16 kHz mono FLAC and
@@ -25,6 +26,8 @@ from pathlib import Path
 import soundfile
 from tqdm import tqdm
 
+from audio_lstm.commands import data_speech
+from audio_lstm.commands.base import UsageError
 from audio_lstm.data.debian_audio import (
     PACKAGES,
     RULES_VERSION,
@@ -61,10 +64,6 @@ SAVE_EVERY_SECONDS = 30.0
 _PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 
-class UsageError(Exception):
-    """Bad input: the command exits with 2 and this one-line message."""
-
-
 @dataclass
 class PackageCounts:
     """What one package's update did."""
@@ -93,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     negatives.add_argument("--packages", nargs="+", metavar="NAME", help="only these packages")
     negatives.add_argument("--no-progress", action="store_true", help="no progress bars")
+    speech = commands.add_parser(
+        "speech",
+        help="generated negative speech (every espeak-ng voice) into the same cache",
+        description=data_speech.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    speech.add_argument("--cache", type=Path, help=f"cache folder (default: {default_negatives_dir()})")
+    speech.add_argument(
+        "--from-debs", type=Path, metavar="DIR", help="take the word lists' .deb files from DIR instead of downloading"
+    )
+    speech.add_argument("--voices", nargs="+", metavar="VOICE", help="only these espeak-ng voices (default: all)")
+    speech.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
@@ -299,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     progress = sys.stderr.isatty() and not args.no_progress
     try:
+        if args.what == "speech":
+            return data_speech.run_speech(args.cache, args.from_debs, args.voices, progress)
         return run_negatives(args.cache, args.from_debs, args.packages, progress)
     except UsageError as error:
         print(f"{PROG} {args.what}: {error}", file=sys.stderr)

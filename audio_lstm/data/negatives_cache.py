@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
-KINDS = ("speech", "music", "ambience", "impact", "effects")
+KINDS = ("speech", "music", "ambience", "impact", "effects", "generated")  # generated: espeak-ng speech
 SPLITS = ("train", "validation")
 MANIFEST_NAME = "manifest.tsv"
 MANIFEST_COLUMNS = (

@@ -34,12 +34,12 @@ TOP_SOURCES = 5
 
 def category_of(recording: NegativeRecording) -> str:
     """The kind a negative recording is reported under (see docs/evaluation.md)."""
+    if recording.kind == "generated":
+        return "generated speech"
     if recording.kind != "speech":
         return recording.kind
     if recording.package == "ktuberling-data":
         return "spoken words"
-    if recording.package.startswith("generated"):
-        return "generated speech"
     return "speech, English" if recording.language == "en" else "speech, other languages"
 
 

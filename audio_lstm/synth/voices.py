@@ -33,8 +33,8 @@ class Espeak(Engine):
 
     @functools.cache
     def voices(self) -> list[str]:
-        bases = {lang for lang, file in _espeak_rows("en") if lang.startswith("en") and not file.startswith("mb/")}
-        variants = {f.split("/", 1)[1] for lang, f in _espeak_rows("variant") if f.startswith("!v/")}
+        bases = {lang for lang, file in espeak_voice_rows("en") if lang.startswith("en") and not file.startswith("mb/")}
+        variants = {f.split("/", 1)[1] for lang, f in espeak_voice_rows("variant") if f.startswith("!v/")}
         variants = {v for v in variants if re.fullmatch(r"[A-Za-z0-9]+", v)}
         return sorted([*bases, *(f"{b}+{v}" for b in bases for v in variants)])
 
@@ -46,7 +46,8 @@ class Espeak(Engine):
         return call(["espeak-ng", "-v", voice, *args, "-w", str(wav), text], wav)
 
 
-def _espeak_rows(arg: str) -> list[tuple[str, str]]:
+def espeak_voice_rows(arg: str) -> list[tuple[str, str]]:
+    """(language, voice file) rows of `espeak-ng --voices=ARG` ("" lists every language, "variant" the variants)."""
     rows = [line.split() for line in run("espeak-ng", f"--voices={arg}").splitlines()[1:]]
     # (language, voice file); a file name with a space ("!v/Mr serious") splits and is dropped
     return [(p[1], p[4]) for p in rows if len(p) == 5 or (len(p) > 5 and p[5].startswith("("))]
@@ -64,7 +65,7 @@ class Mbrola(Espeak):
 
     @functools.cache
     def voices(self) -> list[str]:
-        names = sorted({f.split("/", 1)[1] for lang, f in _espeak_rows("en") if f.startswith("mb/")})
+        names = sorted({f.split("/", 1)[1] for lang, f in espeak_voice_rows("en") if f.startswith("mb/")})
         with tempfile.TemporaryDirectory() as tmp:
             return [
                 v for v in names if call(["espeak-ng", "-v", v, "-w", f"{tmp}/{v}.wav", "yes"], Path(tmp, f"{v}.wav"))

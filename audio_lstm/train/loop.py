@@ -68,7 +68,7 @@ class TrainConfig:
     # share of each keyword occurrence's loss taken at its best step (max-pooling loss, audio_lstm.train.losses);
     # 0: cross-entropy on every step of its target window
     max_pool_weight: float = 0.0
-    negative_hours: float = 6.0  # cap on the real negative audio (Corpus.negative_files) held in memory
+    negative_hours: float = 12.0  # cap on the real negative audio (Corpus.negative_files) held in memory
     hard_negatives: str = ""  # mined windows (audio_lstm.train.hard_negatives TSV) drawn as negative backgrounds
     stream: StreamConfig = field(default_factory=StreamConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)  # log-mel masking of training streams
