@@ -42,6 +42,7 @@ from audio_lstm.device.options import (
     add_report_argument,
     add_threshold_argument,
     make_detector,
+    parse_arguments,
     positive_int,
     resolve_thresholds,
     threshold_arg,
@@ -191,10 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `audio-lstm classify`. 0: all files done; 1: some failed; 2: usage/model error, or no
     audio file at all in the paths given."""
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:  # --help (0) or a usage error (2)
-        return stop.code if isinstance(stop.code, int) else 2
+    args = parse_arguments(parser, argv)
+    if isinstance(args, int):
+        return args
     if args.clip and args.threshold:
         parser.print_usage(sys.stderr)
         _stderr(

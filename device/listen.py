@@ -34,6 +34,7 @@ from audio_lstm.device.options import (
     event_labels,
     make_detector,
     number_in,
+    parse_arguments,
     positive_int,
     resolve_thresholds,
 )
@@ -152,10 +153,9 @@ def first_device(sd: ModuleType, text: str | None) -> InputDevice | None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `audio-lstm listen`. 0: stopped by a signal; 1: processing failed; 2: usage."""
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:
-        return stop.code if isinstance(stop.code, int) else 2
+    args = parse_arguments(parser, argv)
+    if isinstance(args, int):
+        return args
     if args.input is None and (args.input_rate or args.input_channels or args.realtime):
         parser.print_usage(sys.stderr)
         warn("error: --input-rate, --input-channels and --realtime describe --input; give --input FILE or -")

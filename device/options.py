@@ -14,6 +14,15 @@ from audio_lstm.device.labels import NON_EVENT_LABELS
 from audio_lstm.device.runtime import StreamingClassifier
 
 
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit code argparse chose (0 after --help, 2 for a usage error, its
+    message printed) instead of raising SystemExit, so every `main(argv)` returns its code."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 2
+
+
 def _valid_number(text: str, valid: Callable[[float], bool]) -> float | None:
     """`text` as a number if it parses, is not NaN and is `valid`; else None."""
     try:

@@ -26,6 +26,7 @@ from audio_lstm.device.mqtt_events import MqttEventPublisher, MqttUnavailable, a
 from audio_lstm.device.options import (
     add_report_argument,
     add_threshold_argument,
+    parse_arguments,
     positive_int,
     refractory_arg,
     resolve_thresholds,
@@ -167,10 +168,9 @@ async def serve(uri: str, service: WakeService, zeroconf: str | None = None, sto
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `audio-lstm serve`. 0: stopped by a signal; 1: cannot listen; 2: usage or setup error."""
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:
-        return stop.code if isinstance(stop.code, int) else 2
+    args = parse_arguments(parser, argv)
+    if isinstance(args, int):
+        return args
     problem = check_uri(args.uri) or check_wyoming(args.zeroconf is not None)
     if problem is None and args.zeroconf is not None and not args.uri.startswith("tcp://"):
         problem = "--zeroconf announces a TCP port; use a tcp:// --uri"

@@ -26,7 +26,7 @@ from audio_lstm.device.decisions import smoothing_frames_for
 from audio_lstm.device.detector import REPORT_MODES
 from audio_lstm.device.frame_stack import step_seconds
 from audio_lstm.device.labels import GLASS, KEYWORDS, LABELS
-from audio_lstm.device.options import number_in
+from audio_lstm.device.options import number_in, parse_arguments
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.evaluation.clip_eval import BatchScorer, ClipReport, ClipSet, evaluate_clips
 from audio_lstm.evaluation.scenes import StreamingEvalConfig
@@ -194,10 +194,9 @@ def expand_label_names(names: str) -> set[str]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:  # --help (0) or a usage error (2)
-        return stop.code if isinstance(stop.code, int) else 2
+    args = parse_arguments(parser, argv)
+    if isinstance(args, int):
+        return args
     from audio_lstm.data.layouts import open_corpora
 
     if args.write_thresholds and not args.streaming:
