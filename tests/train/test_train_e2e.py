@@ -227,22 +227,13 @@ def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(
         "0",
         "--no-progress",
     ]
-    # another seed and a learning rate too small to move anything: what is saved is where it started
-    tuned = [
-        str(data),
-        "--out",
-        str(tmp_path / "tuned"),
-        "--init",
-        str(base),
-        "--seed",
-        "3",
-        "--lr",
-        "1e-12",
-        "--max-pool-weight",
-        "1",
-        *common,
-    ]
-    assert train_main(tuned) == 0
+
+    def fine_tune(name: str, init: Path, *extra: str) -> int:
+        """Another seed and a learning rate too small to move anything: what is saved is where it started."""
+        out = ["--out", str(tmp_path / name), "--init", str(init), "--seed", "3", "--lr", "1e-12"]
+        return train_main([str(data), *out, *extra, *common])
+
+    assert fine_tune("tuned", base, "--max-pool-weight", "1") == 0
     assert train_main([str(data), "--out", str(tmp_path / "fresh"), "--seed", "3", *common]) == 0
     start, after, fresh = (
         torch.load(path, weights_only=True)["state_dict"]
@@ -266,23 +257,7 @@ def test_init_fine_tunes_from_a_checkpoint_and_refuses_another_model(
     from audio_lstm.train.model import load_checkpoint
 
     _, exported = export_checkpoint(*load_checkpoint(base)[:2], tmp_path / "exported")
-    assert (
-        train_main(
-            [
-                str(data),
-                "--out",
-                str(tmp_path / "from-onnx"),
-                "--init",
-                str(exported),
-                "--seed",
-                "3",
-                "--lr",
-                "1e-12",
-                *common,
-            ]
-        )
-        == 0
-    )
+    assert fine_tune("from-onnx", exported) == 0
     from audio_lstm.export.onnx_import import load_trained_model
 
     imported = load_trained_model(exported)[0].state_dict()
