@@ -21,9 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "listen": ("audio_lstm.device.listen", "live microphone daemon that prints events (--input: a file or a pipe)"),
     "serve": ("audio_lstm.device.serve", "Wyoming wake-word server for Home Assistant (needs the wyoming extra)"),
     "mine": ("audio_lstm.commands.mine", "windows of real negative audio where a model nearly fires (hard negatives)"),
-    "tts": ("audio_lstm.synth.tts", "generated speech for training: every offline TTS voice at varied prosody"),
-    "glass": ("audio_lstm.synth.glass", "synthetic breaking glass for training"),
-    "audit-unknown": ("audio_lstm.data.unknown_audit", "list the shared unknown_words clips that are keywords"),
+    "tts": ("audio_lstm.commands.tts", "generated speech for training: every offline TTS voice at varied prosody"),
+    "glass": ("audio_lstm.commands.glass", "synthetic breaking glass for training"),
+    "audit-unknown": ("audio_lstm.commands.audit_unknown", "list the shared unknown_words clips that are keywords"),
     "data": ("audio_lstm.commands.data", "data caches: `data negatives` (Debian audio), `data speech` (espeak-ng)"),
 }
 DEVICE_COMMANDS = ("classify", "listen", "serve")

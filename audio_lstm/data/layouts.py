@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from audio_lstm.data.esc50 import read_esc50
+from audio_lstm.data.generated_sets import MARKER as GENERATED_MARKER
+from audio_lstm.data.generated_sets import read_generated
 from audio_lstm.data.readers import Corpus, read_label_folders, read_shared_data, read_speech_commands
-from audio_lstm.synth.tts import MARKER as GENERATED_MARKER
-from audio_lstm.synth.tts import read_generated
 
 LAYOUTS = ("auto", "shared", "speech-commands", "esc50", "folders", "generated")
 

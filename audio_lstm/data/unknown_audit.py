@@ -14,26 +14,23 @@ evidence find them:
 
 `audio-lstm audit-unknown ../shared/data --out audio_lstm/data/unknown_words_excluded.tsv`
 writes the list that `read_shared_data` leaves out of training (validation drops the whole folder
-regardless: it is scored on labels no model chose). Torch-free: numpy, soundfile, onnxruntime.
+regardless: it is scored on labels no model chose). Torch-free: numpy, soundfile, onnxruntime; the
+command is `audio_lstm.commands.audit_unknown`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from audio_lstm.commands.base import EXIT_OK, fail, refuse_overwrite
 from audio_lstm.data.readers import Clip, audio_files
 from audio_lstm.device.decisions import clip_label
 from audio_lstm.device.labels import KEYWORDS, UNKNOWN
 
-PROG = "audio-lstm audit-unknown"
 # The Edge Impulse project's own keywords, so never in its "unknown" class: a clip scored as one of
 # these is a hard negative (kept), not a mislabelled keyword.
 SOURCE_KEYWORDS = ("yes", "no")
@@ -91,46 +88,3 @@ def audit(shared: Path, models: Sequence[Path]) -> tuple[list[tuple[str, str, st
     for path, (keyword, confidence) in keyword_verdicts(candidates, models).items():
         rows.setdefault(path.name, ("model", f"{keyword} {confidence:.2f}"))
     return [(name, *rows[name]) for name in sorted(rows)], len(candidates)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command's options."""
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("shared", type=Path, help="the shared data folder (holding unknown_words/)")
-    parser.add_argument("--model", type=Path, action="append", help="ONNX model (repeatable; default: the bundled one)")
-    parser.add_argument("--out", type=Path, help="write the list here (default: print it)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Audit a shared data folder's `unknown_words` and write (or print) the exclusion list.
-
-    0: done; 2: bad input (an --out that exists, no `unknown_words` folder, an unusable --model).
-    """
-    args = build_parser().parse_args(argv)
-    if args.out is not None and (refused := refuse_overwrite(PROG, args.out, args.force)) is not None:
-        return refused
-    if args.model is None:
-        from audio_lstm.device.bundled import default_model_path
-
-        args.model = [default_model_path()]
-    try:
-        rows, total = audit(args.shared, args.model)
-    except (OSError, ValueError) as error:  # a missing folder, an unreadable clip or model
-        return fail(PROG, str(error))
-    models = ", ".join(path.name for path in args.model)
-    lines = [f"# unknown_words clips that are not unknown speech (models: {models})", HEADER]
-    text = "\n".join(lines + ["\t".join(row) for row in rows]) + "\n"
-    if args.out is None:
-        sys.stdout.write(text)
-    else:
-        args.out.write_text(text)
-    counts = ", ".join(f"{sum(row[1] == reason for row in rows)} {reason}" for reason in ("duplicate", "model"))
-    where = "" if args.out is None else f" in {args.out}"
-    print(f"{len(rows)} of {total} clips listed ({counts}){where}", file=sys.stderr)
-    return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,15 +5,13 @@
 the marker `open_corpus` reads as the "generated" layout (every clip a `glass_break` train clip).
 Clip k is a pure function of (seed, k). `--validate` scores generated clips, the real glass windows
 and ambience windows with the bundled model and prints how often each is called glass.
-numpy, soundfile and audio_lstm/rooms.py only (no torch).
+numpy, soundfile and `audio_lstm.augment.rooms` only (no torch); the command is `audio_lstm.commands.glass`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -22,12 +20,10 @@ import numpy as np
 import soundfile
 
 from audio_lstm.augment.rooms import RoomConfig, band_limit, random_impulse_response, reverberate, saturate
-from audio_lstm.commands.base import EXIT_FAILED, EXIT_OK, fail
 from audio_lstm.data.clips import CLIP_SECONDS
+from audio_lstm.data.generated_sets import MARKER
 from audio_lstm.device.labels import GLASS
-from audio_lstm.synth.tts import MARKER
 
-PROG = "audio-lstm glass"
 SAMPLE_RATE = 16000
 CONTROL_STREAM = 0xC0DE  # second seed word of the noise-burst controls (clips use [seed, index])
 
@@ -278,57 +274,3 @@ def validate(
             "high_band": round(float(np.median([high_band_fraction(c) for c in clips])), 4),
         }
     return report
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command's options."""
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
-    parser.add_argument("out_dir", type=Path, nargs="?", help="cache folder to (re)build, e.g. cache/glass")
-    parser.add_argument("--count", type=int, default=500, help="clips to generate (default 500)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    parser.add_argument(
-        "--validate", action="store_true", help="score --count synthetic clips, real glass and ambience"
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path("../shared/data"),
-        help="shared data folder for --validate (default ../shared/data)",
-    )
-    parser.add_argument("--model", type=Path, default=None, help="ONNX model for --validate (default: the bundled one)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: build a glass set into OUT_DIR and/or --validate it against the real windows.
-    Exit codes as `audio_lstm.commands.base` says (2: usage, OUT_DIR not a glass set, no --data, bad --model)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.out_dir is None and not args.validate:
-        parser.error("give OUT_DIR to write clips, --validate to score them, or both")
-    if args.count < 1 or args.seed < 0:
-        parser.error(f"--count must be >= 1 and --seed >= 0, got {args.count} and {args.seed}")
-    try:
-        if args.out_dir is not None:
-            marker = build_glass_set(args.out_dir, args.count, args.seed)
-            print(
-                f"{marker['written']} clips in {marker['seconds']} s: {args.out_dir / GLASS}; {args.out_dir / MARKER}"
-            )
-        if args.validate:
-            report = validate(args.data, args.count, args.seed, model=args.model)
-            print(f"{'set':<14} {'clips':>5} {'median glass score':>19} {'called glass':>13} {'energy > 2 kHz':>15}")
-            for name, row in report.items():
-                print(
-                    f"{name:<14} {row['clips']:>5} {row['median_score']:>19.3f} {row['glass_fraction']:>12.1%}"
-                    f" {row['high_band']:>15.2f}"
-                )
-    except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as error:  # ModelFileError too
-        return fail(PROG, str(error))
-    except OSError as error:  # e.g. the disk filled up while writing clips
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,12 +6,11 @@ plus `GENERATED.json`, the marker that `open_corpus` detects as the "generated" 
 from every installed engine of `audio_lstm.synth.voices` (espeak-ng, MBROLA, flite, festival, pico,
 RHVoice, Kokoro); each word's clips are split equally over the engines unless `--share` says
 otherwise. The set is a deterministic function of the seed and the installed engines; it belongs
-in a cache folder. Torch-free.
+in a cache folder. Torch-free; the command is `audio_lstm.commands.tts`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import shutil
@@ -25,20 +24,12 @@ import numpy as np
 import soundfile
 
 from audio_lstm.data.clips import CLIP_SECONDS
-from audio_lstm.data.readers import Clip, Corpus, audio_files
+from audio_lstm.data.generated_sets import MARKER
 from audio_lstm.device.audio_io import resample
-from audio_lstm.device.labels import GLASS, KEYWORDS, UNKNOWN
-from audio_lstm.synth.voices import ENGINES, Engine, Prosody, engine_named, installed_engines, voice_id
-from audio_lstm.synth.words import (  # noqa: F401 (re-exported: the vocabulary used to live here)
-    AUXILIARY,
-    COMMON,
-    NEAR_MISS_WEIGHT,
-    NEAR_MISSES,
-    default_words_per_label,
-    unknown_words,
-)
+from audio_lstm.device.labels import KEYWORDS, UNKNOWN
+from audio_lstm.synth.voices import Engine, Prosody, engine_named, installed_engines, voice_id
+from audio_lstm.synth.words import default_words_per_label
 
-MARKER = "GENERATED.json"
 SAMPLE_RATE = 16000
 MAX_WORD_SECONDS = 0.95
 SHIFT_SEMITONES = 2.0  # engines without pitch control: resampling shift of up to this many semitones
@@ -280,76 +271,3 @@ def build_generated_set(
     )
     (out_dir / MARKER).write_text(json.dumps(marker, indent=1))
     return marker
-
-
-def read_generated(root: Path | str) -> Corpus:
-    """A generated set: label = folder name if a keyword else `_unknown_`, group = voice id, all "train"."""
-    root = Path(root)
-    marker = json.loads((root / MARKER).read_text())
-    if marker.get("status") != "complete":
-        raise ValueError(f"{root}: generated set is incomplete ({MARKER} status {marker.get('status')!r}); rebuild it")
-    corpus = Corpus()
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        label = folder.name if folder.name in (*KEYWORDS, GLASS) else UNKNOWN  # glass_break: audio_lstm.synth.glass
-        for path in audio_files(folder):
-            corpus.clips.append(Clip(path, label, path.stem.split("_nohash_", 1)[0], "train", generated=True))
-    return corpus
-
-
-def _share(text: str) -> tuple[str, float]:
-    name, _, weight = text.partition("=")
-    try:
-        return name, float(weight)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--share wants ENGINE=WEIGHT, got {text!r}") from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command's options."""
-    parser = argparse.ArgumentParser(prog="audio-lstm tts", description=__doc__.split("\n")[0])
-    parser.add_argument("out_dir", type=Path, help="cache folder to (re)build, e.g. cache/tts")
-    parser.add_argument(
-        "--engines",
-        default=None,
-        help=f"comma-separated engines (default: every installed one of {','.join(e.name for e in ENGINES)})",
-    )
-    parser.add_argument(
-        "--share",
-        type=_share,
-        action="append",
-        default=[],
-        metavar="ENGINE=WEIGHT",
-        help="relative share of each word's clips for an engine (default 1 each; 0 leaves it out)",
-    )
-    parser.add_argument(
-        "--voices",
-        type=int,
-        default=None,
-        help="use a seeded sample of at most N voice specs per engine (default: all)",
-    )
-    parser.add_argument("--quick", action="store_true", help="small set: 30 clips per keyword, 300 unknown")
-    parser.add_argument("--keyword-clips", type=int, default=300, help="clips per keyword (default 300)")
-    parser.add_argument("--unknown-clips", type=int, default=3000, help="clips over all unknown words (default 3000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the plan (default 0)")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`audio-lstm tts OUT_DIR [options]`: build the generated speech set."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    words = default_words_per_label(*((30, 300) if args.quick else (args.keyword_clips, args.unknown_clips)))
-    names = [n.strip() for n in args.engines.split(",") if n.strip()] if args.engines else None
-    try:
-        marker = build_generated_set(args.out_dir, words, args.seed, args.jobs, args.voices, names, dict(args.share))
-    except (KeyError, ValueError, RuntimeError, FileExistsError) as error:
-        parser.exit(2, f"error: {error.args[0] if error.args else error}\n")
-    summary = ("written", "skipped", "seconds", "counts_per_engine", "counts_per_label")
-    print(json.dumps({k: marker[k] for k in summary}, indent=1))
-    print(f"{len(marker['voices'])} voice specs from {len(marker['engines'])} engines; {args.out_dir / MARKER}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import soundfile
 
+from audio_lstm.commands.audit_unknown import main
 from audio_lstm.data.readers import read_exclusions
-from audio_lstm.data.unknown_audit import audit, find_duplicates, main
+from audio_lstm.data.unknown_audit import audit, find_duplicates
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "clips"
 

@@ -1,4 +1,4 @@
-"""Synthetic breaking glass (audio_lstm/glass_synth.py): the sound, the folder, the command, the validation."""
+"""Synthetic breaking glass (synth.glass and its command): the sound, the folder, the command, the validation."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import soundfile
 
+from audio_lstm.commands import glass as glass_command
+from audio_lstm.data.generated_sets import MARKER
 from audio_lstm.data.layouts import detect_layout, open_corpus
 from audio_lstm.device.labels import GLASS
 from audio_lstm.synth import glass as glass_synth
 from audio_lstm.synth.glass import GlassConfig, build_glass_set, glass_break, glass_clip, high_band_fraction, validate
-from audio_lstm.synth.tts import MARKER
 
 RATE = glass_synth.SAMPLE_RATE
 
@@ -60,7 +61,7 @@ def test_clips_are_a_function_of_seed_and_index() -> None:
 
 def test_command_writes_a_training_folder_that_open_corpus_reads_as_glass(tmp_path: Path) -> None:
     out = tmp_path / "glass"
-    assert glass_synth.main([str(out), "--count", "3", "--seed", "2"]) == 0
+    assert glass_command.main([str(out), "--count", "3", "--seed", "2"]) == 0
     files = sorted((out / GLASS).glob("*.flac"))
     assert [f.name for f in files] == [f"glass-s2_nohash_{k}.flac" for k in range(3)]
     marker = json.loads((out / MARKER).read_text())
@@ -77,18 +78,18 @@ def test_command_writes_a_training_folder_that_open_corpus_reads_as_glass(tmp_pa
 
 def test_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    assert glass_synth.main([str(tmp_path), "--count", "2"]) == 2
+    assert glass_command.main([str(tmp_path), "--count", "2"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and str(tmp_path) in error and "refusing to overwrite" in error
     assert (tmp_path / "notes.txt").read_text() == "mine"
     for argv in ([], [str(tmp_path / "x"), "--count", "0"], [str(tmp_path / "x"), "--seed", "-1"]):
         with pytest.raises(SystemExit) as exit_info:
-            glass_synth.main(argv)
+            glass_command.main(argv)
         assert exit_info.value.code == 2
     with pytest.raises(FileNotFoundError, match="glass_break/testing"):
         validate(tmp_path, count=1)
     capsys.readouterr()
-    assert glass_synth.main(["--validate", "--data", str(tmp_path), "--count", "1"]) == 2  # no shared data there
+    assert glass_command.main(["--validate", "--data", str(tmp_path), "--count", "1"]) == 2  # no shared data there
     assert capsys.readouterr().err.count("\n") == 1
 
 
@@ -99,7 +100,7 @@ def test_a_failed_write_exits_1(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(glass_synth.soundfile, "write", full)
-    assert glass_synth.main([str(tmp_path / "out"), "--count", "2"]) == 1  # it ran; the disk failed
+    assert glass_command.main([str(tmp_path / "out"), "--count", "2"]) == 1  # it ran; the disk failed
     assert "No space left on device" in capsys.readouterr().err
 
 

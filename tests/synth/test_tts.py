@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 import soundfile
 
+from audio_lstm.commands import tts as tts_command
+from audio_lstm.data.generated_sets import MARKER
 from audio_lstm.data.layouts import detect_layout, open_corpus
-from audio_lstm.device.labels import UNKNOWN
+from audio_lstm.device.labels import KEYWORDS, UNKNOWN
 from audio_lstm.synth import tts, voices
 from audio_lstm.synth.voice_base import Engine, Prosody
+from audio_lstm.synth.words import default_words_per_label, unknown_words
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not on PATH")
 WORDS = {"yes": 3, "yet": 3}
@@ -106,7 +109,7 @@ def test_plan_splits_each_words_clips_equally_over_engines_whatever_their_voice_
 
 def test_plan_is_deterministic_and_honours_shares() -> None:
     specs = {"espeak": ["en-gb", "en-us", "en-us+f3"], "flite": ["kal", "slt"]}
-    words = tts.default_words_per_label(5, 40)
+    words = default_words_per_label(5, 40)
     assert tts.plan(words, specs, seed=1) == tts.plan(words, specs, seed=1)
     assert tts.plan(words, specs, seed=1) != tts.plan(words, specs, seed=2)
     only_flite = tts.plan(words, specs, seed=1, shares={"espeak": 0})
@@ -154,11 +157,11 @@ def test_missing_engine_is_skipped_with_a_note(
 
 def test_command_line_errors_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        tts.main([str(tmp_path / "x"), "--share", "espeak"])
+        tts_command.main([str(tmp_path / "x"), "--share", "espeak"])
     assert exit_info.value.code == 2 and "ENGINE=WEIGHT" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_info:
-        tts.main([str(tmp_path / "x"), "--engines", "nosuch"])
-    assert exit_info.value.code == 2 and "unknown TTS engine 'nosuch'" in capsys.readouterr().err
+    assert tts_command.main([str(tmp_path / "x"), "--engines", "nosuch"]) == 2
+    assert capsys.readouterr().err.startswith("audio-lstm tts: unknown TTS engine 'nosuch'")
+    assert not (tmp_path / "x").exists()
 
 
 @needs_espeak
@@ -166,7 +169,7 @@ def test_generated_set_format_layout_and_labels(tmp_path: Path) -> None:
     out = tmp_path / "tts"
     marker = tts.build_generated_set(out, WORDS, seed=3, limit_voices=2, engines=["espeak"])
     assert marker["status"] == "complete" and len(marker["voices"]) == 2 and list(marker["engines"]) == ["espeak"]
-    saved = json.loads((out / tts.MARKER).read_text())
+    saved = json.loads((out / MARKER).read_text())
     assert saved["counts_per_word"] == marker["counts_per_word"]
     assert saved["engines"]["espeak"]["version"].startswith("eSpeak NG")
     assert saved["counts_per_engine"] == {"espeak": {"planned": 6, "written": marker["written"]}}
@@ -201,15 +204,15 @@ def test_foreign_folder_is_not_overwritten(tmp_path: Path, fake_engines: None) -
 
 
 def test_vocabulary_has_near_misses_and_no_keywords() -> None:
-    words = tts.unknown_words()
+    words = unknown_words()
     assert {"yet", "know", "top", "dawn", "often", "goal", "light", "write", "marvin", "visual"} <= set(words)
-    assert not set(words) & set(tts.KEYWORDS) and len(words) >= 150
-    counts = tts.default_words_per_label(300, 3000)
-    assert all(counts[k] == 300 for k in tts.KEYWORDS) and counts["yet"] == 2 * counts["hello"]
+    assert not set(words) & set(KEYWORDS) and len(words) >= 150
+    counts = default_words_per_label(300, 3000)
+    assert all(counts[k] == 300 for k in KEYWORDS) and counts["yet"] == 2 * counts["hello"]
 
 
 def test_incomplete_set_is_refused(tmp_path: Path) -> None:
     (tmp_path / "yes").mkdir()
-    (tmp_path / tts.MARKER).write_text(json.dumps({"status": "building"}))
+    (tmp_path / MARKER).write_text(json.dumps({"status": "building"}))
     with pytest.raises(ValueError, match="incomplete"):
         open_corpus(tmp_path)
