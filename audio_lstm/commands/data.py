@@ -33,18 +33,20 @@ from audio_lstm.data.debian_audio import (
     RULES_VERSION,
     AudioSource,
     Description,
-    PackageError,
     PackageFiles,
     convert_to_flac,
-    deb_fields,
     describe,
+    is_transcript_package,
+    read_transcripts,
+    transcript_package,
+)
+from audio_lstm.data.debian_packages import (
+    PackageError,
+    deb_fields,
     download_deb,
     extract_deb,
     find_debs,
-    is_transcript_package,
     read_licence,
-    read_transcripts,
-    transcript_package,
 )
 from audio_lstm.data.negatives_cache import (
     KINDS,

@@ -18,9 +18,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from audio_lstm.commands.base import UsageError
-from audio_lstm.data.debian_audio import (
+from audio_lstm.data.debian_audio import convert_to_flac
+from audio_lstm.data.debian_packages import (
     PackageError,
-    convert_to_flac,
     deb_fields,
     download_deb,
     extract_deb,
