@@ -1,0 +1,1 @@
+"""Signal helpers, rooms and microphones, and the training streams built from them."""

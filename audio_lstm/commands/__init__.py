@@ -1,0 +1,1 @@
+"""One module per `audio-lstm` subcommand, on the shared exit codes of `base`."""

@@ -1,0 +1,1 @@
+"""Corpus readers and layouts, the negatives cache and the Debian packages behind it, the unknown_words audit."""

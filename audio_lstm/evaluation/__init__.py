@@ -1,0 +1,1 @@
+"""Clip and streaming evaluation: scorers, evaluation streams, real negatives, event matching, reports, plots."""

@@ -1,0 +1,1 @@
+"""Synthetic training audio: breaking glass, TTS engines and voices, word lists, spoken negatives."""
