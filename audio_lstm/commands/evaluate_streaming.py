@@ -22,12 +22,14 @@ from audio_lstm.device.model_file import THRESHOLDS_KEY
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.evaluation.glass import format_glass_tables, recall_by_recording, recall_through_rooms
 from audio_lstm.evaluation.negatives import (
+    RATES_PER_HOUR,
     NegativeResult,
     choose_on_negatives,
     evaluate_negatives,
     format_frr_table,
     format_negatives_table,
     frr_at_rates,
+    mean_frr,
 )
 from audio_lstm.evaluation.plots import plot_det
 from audio_lstm.evaluation.report import format_false_accept_causes, format_negative_table, format_streaming_table
@@ -80,6 +82,7 @@ def run_real_negatives(
         report = {
             **found.to_dict(),
             "keyword_frr_at_rate": {k: {str(r): v for r, v in row.items()} for k, row in frr.items()},
+            "mean_keyword_frr_at_rate": {str(r): mean_frr(frr, r) for r in RATES_PER_HOUR},
         }
         (args.out / "negatives.json").write_text(json.dumps(report, indent=2))
     return found

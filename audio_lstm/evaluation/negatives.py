@@ -33,7 +33,7 @@ TOP_SOURCES = 5
 
 
 def category_of(recording: NegativeRecording) -> str:
-    """The kind a negative recording is reported under (see docs/evaluation.md)."""
+    """The kind a negative recording is reported under (docs/streaming-evaluation.md: Real negatives)."""
     if recording.kind == "generated":
         return "generated speech"
     if recording.kind != "speech":
@@ -202,13 +202,21 @@ def format_frr_table(table: dict[str, dict[float, float | None]]) -> str:
     ]
 
     def cell(value: float | None) -> str:
-        return f"{'n/a':>11}" if value is None else f"{value:>11.3f}"
+        return f"{'off':>11}" if value is None else f"{value:>11.3f}"
 
     for label, row in table.items():
         lines.append(f"  {label:<10}" + "".join(cell(row[r]) for r in rates))
-    means = [[row[r] for row in table.values() if row[r] is not None] for r in rates]
-    lines.append(f"  {'mean':<10}" + "".join(cell(sum(m) / len(m) if m else None) for m in means))
+    lines.append(f"  {'mean':<10}" + "".join(cell(mean_frr(table, r)) for r in rates))
+    if any(value is None for row in table.values() for value in row.values()):
+        lines.append("  off: no threshold of the grid is that quiet; in the mean it counts as never found (FRR 1)")
     return "\n".join(lines)
+
+
+def mean_frr(table: dict[str, dict[float, float | None]], rate_per_hour: float) -> float | None:
+    """The keywords' mean FRR at one rate of `frr_at_rates`' table; a keyword that no threshold makes
+    that quiet counts as switched off (FRR 1.0), so the mean never leaves the hardest keywords out."""
+    values = [row[rate_per_hour] for row in table.values() if rate_per_hour in row]
+    return sum(1.0 if value is None else value for value in values) / len(values) if values else None
 
 
 def choose_on_negatives(negatives: NegativeResult, target_per_hour: float) -> dict[str, float]:

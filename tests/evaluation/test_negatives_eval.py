@@ -21,6 +21,7 @@ from audio_lstm.evaluation.negatives import (
     format_frr_table,
     format_negatives_table,
     frr_at_rates,
+    mean_frr,
 )
 
 
@@ -75,6 +76,10 @@ def test_frr_is_read_at_the_lowest_threshold_meeting_each_rate(tiny_model, tmp_p
     assert table == {"yes": {0.1: pytest.approx(0.4), 500.0: pytest.approx(0.1)}}
     assert result.lowest_threshold("no", 200.0) is None  # 0.1 is quiet only because its events merged
     assert "yes" in format_frr_table(table)
+    table["no"] = {0.1: None, 500.0: 0.3}  # "no" is never as quiet as 0.1/h: it counts as switched off
+    assert mean_frr(table, 0.1) == pytest.approx((0.4 + 1.0) / 2) and mean_frr(table, 500.0) == pytest.approx(0.2)
+    text = format_frr_table(table)
+    assert text.splitlines()[-2].split() == ["mean", "0.700", "0.200"] and "counts as never found (FRR 1)" in text
     chosen = choose_on_negatives(result, 500.0)  # keywords share it: 50/h each -> "yes" needs 0.5
     assert chosen["yes"] == 0.5 and chosen["no"] == 0.5  # "no": never quiet enough, the highest of the grid
     assert all(chosen[k] == 0.1 for k in KEYWORDS if k not in ("yes", "no") and k in chosen)
