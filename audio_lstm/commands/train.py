@@ -55,16 +55,17 @@ def model_source(text: str) -> Path:
     return Path(text)
 
 
-def training_negatives(cache: Path | None) -> list[Path]:
-    """The training split of the negatives cache (`cache`, else the default one when it exists)."""
-    from audio_lstm.data.negatives_cache import default_negatives_dir, read_negatives
+def training_negatives(cache: Path | None, generated_hours: float, seed: int) -> list[Path]:
+    """The training split of the negatives cache (`cache`, else the default one when it exists), with
+    at most `generated_hours` of generated speech."""
+    from audio_lstm.data.negatives_cache import default_negatives_dir, read_negatives, training_recordings
 
     if cache is not None and not (cache / "manifest.tsv").is_file():
         raise FileNotFoundError(
             f"--negatives: {cache} holds no manifest.tsv; build it with `audio-lstm data negatives`"
         )
     recordings = read_negatives(cache or default_negatives_dir())
-    return [recording.path for recording in recordings if recording.split == "train"]
+    return [recording.path for recording in training_recordings(recordings, generated_hours, seed)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"cap on the negative audio held in memory (default: {train.negative_hours:g})",
     )
     negatives.add_argument(
+        "--generated-negative-hours",
+        type=float,
+        default=train.generated_negative_hours,
+        metavar="H",
+        help="of which generated speech (`audio-lstm data speech`) at most H hours, whole voices in a seeded "
+        f"order (default: {train.generated_negative_hours:g})",
+    )
+    negatives.add_argument(
         "--negative-probability",
         type=float,
         default=train.stream.negative_probability,
@@ -278,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         corpus = open_corpora(args.data, args.layout)
         if not args.no_negatives:
-            corpus.negative_files = training_negatives(args.negatives)
+            corpus.negative_files = training_negatives(args.negatives, args.generated_negative_hours, args.seed)
         if args.hard_negatives is not None and not args.hard_negatives.is_file():
             raise FileNotFoundError(f"--hard-negatives: no such file: {args.hard_negatives}")
         if args.init is not None:
@@ -303,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         max_pool_weight=args.max_pool_weight,
         init_from=str(args.init or ""),
         negative_hours=args.negative_hours,
+        generated_negative_hours=args.generated_negative_hours,
         hard_negatives=str(args.hard_negatives or ""),
         spec_augment=dataclasses.replace(
             TrainConfig().spec_augment, probability=args.spec_augment, warp_range=(1.0 - args.vtlp, 1.0 + args.vtlp)

@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 KINDS = ("speech", "music", "ambience", "impact", "effects", "generated")  # generated: espeak-ng speech
 SPLITS = ("train", "validation")
@@ -188,6 +190,26 @@ def read_negatives(cache: Path | None = None) -> list[NegativeRecording]:
         for row in read_manifest(cache)
         if row["contains_keyword"] != "1"
     ]
+
+
+def training_recordings(
+    recordings: Iterable[NegativeRecording], generated_hours: float, seed: int = 0
+) -> list[NegativeRecording]:
+    """The training split, with generated speech capped at `generated_hours`: whole recordings (one
+    voice's words or sentences) in a seeded order until the cap. Generated voices teach the model
+    to ignore synthetic speech but cost it on real speech and music as their share of the
+    backgrounds grows (docs/journal.md, r41–r44), so the recipe keeps them to about 15 %."""
+    if generated_hours < 0:
+        raise ValueError(f"generated_hours must be >= 0, got {generated_hours}")
+    train = [recording for recording in recordings if recording.split == "train"]
+    generated = sorted((r for r in train if r.kind == "generated"), key=lambda r: str(r.path))
+    order = np.random.default_rng(seed).permutation(len(generated))
+    kept, budget = set(), generated_hours * 3600.0
+    for index in order:
+        if generated[index].duration_s <= budget:
+            kept.add(generated[index].path)
+            budget -= generated[index].duration_s
+    return [recording for recording in train if recording.kind != "generated" or recording.path in kept]
 
 
 def summarize(recordings: Iterable[NegativeRecording]) -> dict[str, dict[str, float]]:

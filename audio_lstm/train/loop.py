@@ -69,6 +69,7 @@ class TrainConfig:
     # 0: cross-entropy on every step of its target window
     max_pool_weight: float = 0.0
     negative_hours: float = 12.0  # cap on the real negative audio (Corpus.negative_files) held in memory
+    generated_negative_hours: float = 1.1  # of which generated speech (`audio-lstm data speech`) at most
     hard_negatives: str = ""  # mined windows (audio_lstm.train.hard_negatives TSV) drawn as negative backgrounds
     stream: StreamConfig = field(default_factory=StreamConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)  # log-mel masking of training streams

@@ -16,11 +16,13 @@ import soundfile
 import audio_lstm.commands.data as data_command
 from audio_lstm.data.negatives_cache import (
     MANIFEST_COLUMNS,
+    NegativeRecording,
     default_negatives_dir,
     read_manifest,
     read_negatives,
     split_groups,
     summarize,
+    training_recordings,
 )
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
@@ -150,3 +152,22 @@ def test_default_dir_and_missing_cache(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("AUDIO_LSTM_CACHE", str(tmp_path / "mine"))
     assert default_negatives_dir() == tmp_path / "mine" / "negatives"
     assert read_negatives() == []
+
+
+def test_training_keeps_generated_speech_to_its_cap_in_whole_voices() -> None:
+    def row(name: str, kind: str, split: str, seconds: float) -> NegativeRecording:
+        return NegativeRecording(Path(name), "p", kind, "", "", "g", split, seconds, "", "", "")
+
+    voices = [row(f"voice{i}.flac", "generated", "train", 600.0) for i in range(10)]  # 10 x 10 min
+    real = [row("music.flac", "music", "train", 900.0), row("held.flac", "speech", "validation", 60.0)]
+    held_voice = row("held_voice.flac", "generated", "validation", 60.0)
+    kept = training_recordings([*voices, *real, held_voice], generated_hours=0.5, seed=3)
+    generated = [r for r in kept if r.kind == "generated"]
+    assert len(generated) == 3 and {r.split for r in kept} == {"train"}  # 30 of 100 min; no validation
+    assert real[0] in kept
+    assert generated == [r for r in training_recordings([*voices, *real], 0.5, seed=3) if r.kind == "generated"]
+    assert generated != [r for r in training_recordings([*voices, *real], 0.5, seed=4) if r.kind == "generated"]
+    assert [r.kind for r in training_recordings([*voices, *real], 0.0)] == ["music"]
+    assert len(training_recordings(voices, 100.0)) == 10
+    with pytest.raises(ValueError, match="generated_hours"):
+        training_recordings(voices, -1.0)
