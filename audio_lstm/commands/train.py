@@ -55,9 +55,9 @@ def model_source(text: str) -> Path:
     return Path(text)
 
 
-def training_negatives(cache: Path | None, generated_hours: float, seed: int) -> list[Path]:
+def training_negatives(cache: Path | None, generated_hours: float | None = None, seed: int = 0) -> list[Path]:
     """The training split of the negatives cache (`cache`, else the default one when it exists), with
-    at most `generated_hours` of generated speech."""
+    at most `generated_hours` of generated speech (None: all of it, as `mine` scores it)."""
     from audio_lstm.data.negatives_cache import default_negatives_dir, read_negatives, training_recordings
 
     if cache is not None and not (cache / "manifest.tsv").is_file():
@@ -65,6 +65,8 @@ def training_negatives(cache: Path | None, generated_hours: float, seed: int) ->
             f"--negatives: {cache} holds no manifest.tsv; build it with `audio-lstm data negatives`"
         )
     recordings = read_negatives(cache or default_negatives_dir())
+    if generated_hours is None:
+        return [recording.path for recording in recordings if recording.split == "train"]
     return [recording.path for recording in training_recordings(recordings, generated_hours, seed)]
 
 

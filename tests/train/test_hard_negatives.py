@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import soundfile
 
+from audio_lstm.commands import mine as mine_command
+from audio_lstm.data.negatives_cache import MANIFEST_COLUMNS
 from audio_lstm.device.labels import LABELS
 from audio_lstm.train.hard_negatives import mine, read_windows, window_bank, windows_near_threshold, write_windows
 
@@ -41,3 +43,24 @@ def test_mine_write_read_and_load(tiny_model, tmp_path: Path) -> None:
     (tmp_path / "junk.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(ValueError, match="junk.tsv: not a list of mined windows"):
         read_windows(tmp_path / "junk.tsv")
+
+
+def test_mine_command_scores_the_training_split_of_a_cache(tiny_model, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    rng = np.random.default_rng(1)
+    cache = tmp_path / "cache"
+    (cache / "audio").mkdir(parents=True)
+    lines = ["\t".join(MANIFEST_COLUMNS)]
+    recordings = (("radio", "music", "train"), ("voice", "generated", "train"), ("held", "music", "validation"))
+    for name, kind, split in recordings:
+        noise = (0.3 * rng.standard_normal(16000 * 4)).astype(np.float32)
+        soundfile.write(str(cache / "audio" / f"{name}.flac"), noise, 16000)
+        row = {"path": f"audio/{name}.flac", "package": "p", "kind": kind, "split": split, "duration_s": "4.000"}
+        lines.append("\t".join(row.get(column, "") for column in MANIFEST_COLUMNS))
+    (cache / "manifest.tsv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "mined.tsv"
+    argv = [str(tiny_model.int8), "--negatives", str(cache), "--out", str(out), "--near", "0.01", "--window-s", "1"]
+    assert mine_command.main(argv) == 0
+    assert "from 0.00 h of negatives" in capsys.readouterr().out
+    mined = read_windows(out)
+    assert {Path(w.path).name for w in mined} == {"radio.flac", "voice.flac"}  # the training split, generated too
+    assert mine_command.main(argv) == 2 and "exists" in capsys.readouterr().err  # never overwritten silently
