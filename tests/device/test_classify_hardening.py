@@ -284,6 +284,34 @@ def test_classify_runs_numpy_single_threaded(tiny_model, tmp_path, write_wav) ->
     assert mine["env"]["OPENBLAS_NUM_THREADS"] == "2"
 
 
+HEAP_CHURN = """
+import resource, sys
+import numpy as np
+from audio_lstm import cli
+if len(sys.argv) > 1:
+    assert cli.main(["classify", "--model", sys.argv[1], "--format", "jsonl", sys.argv[2]]) == 0
+block = np.zeros(160000, np.float32)  # 10 ms of work per 10 s block, as event mode allocates it
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(100):
+    wide = block.astype(np.float64) * 2.0
+    half = (np.sqrt(np.abs(wide)) + 1.0)[: len(wide) // 2].astype(np.float32)
+    del wide, half
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_device_commands_reuse_freed_memory_instead_of_faulting_it_in_again(tiny_model, tmp_path, write_wav) -> None:  # noqa: ANN001
+    clip = write_wav(tmp_path / "a.wav")
+
+    def page_faults(*argv: str) -> int:
+        done = subprocess.run([sys.executable, "-c", HEAP_CHURN, *argv], capture_output=True, text=True, check=True)
+        return int(done.stdout.splitlines()[-1])
+
+    plain, after_classify = page_faults(), page_faults(str(tiny_model.int8), str(clip))
+    assert after_classify * 10 < plain, (plain, after_classify)  # each block's arrays came from fresh pages
+
+
 def test_thread_limit_is_set_before_numpy_loads(monkeypatch) -> None:  # noqa: ANN001
     """What `audio-lstm classify` sets, seen from inside the command's import."""
     code = textwrap.dedent(
