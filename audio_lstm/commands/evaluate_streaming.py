@@ -21,6 +21,8 @@ from audio_lstm.device.labels import GLASS, NON_EVENT_LABELS, SILENCE
 from audio_lstm.device.model_file import THRESHOLDS_KEY
 from audio_lstm.device.runtime import StreamingClassifier
 from audio_lstm.evaluation.glass import format_glass_tables, recall_by_recording, recall_through_rooms
+from audio_lstm.evaluation.held_out import format_held_out, held_out_check
+from audio_lstm.evaluation.held_out import to_dict as held_out_dict
 from audio_lstm.evaluation.negatives import (
     RATES_PER_HOUR,
     NegativeResult,
@@ -77,12 +79,19 @@ def run_real_negatives(
     print(format_negatives_table(found, labels))
     frr = frr_at_rates(found, result.curves)
     print(format_frr_table(frr))
+    held_out = None
+    if args.choose_on == "real-negatives":
+        target = result.cfg.target_fa_per_hour
+        held_out = held_out_check(classifier, recordings, result.curves, result.cfg.thresholds(), target)
+        if held_out is not None:
+            print(format_held_out(held_out, target))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         report = {
             **found.to_dict(),
             "keyword_frr_at_rate": {k: {str(r): v for r, v in row.items()} for k, row in frr.items()},
             "mean_keyword_frr_at_rate": {str(r): mean_frr(frr, r) for r in RATES_PER_HOUR},
+            "held_out": None if held_out is None else held_out_dict(held_out),
         }
         (args.out / "negatives.json").write_text(json.dumps(report, indent=2))
     return found

@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import soundfile
 
 from audio_lstm.augment.signal import NoiseBank, db_to_gain, rms
 from audio_lstm.commands.evaluate import glass_figures, main
+from audio_lstm.data.negatives_cache import MANIFEST_COLUMNS
 from audio_lstm.data.readers import split_for_group
 from audio_lstm.device.detector import Detector
 from audio_lstm.device.labels import LABELS, SILENCE
@@ -477,3 +479,29 @@ def test_bad_input_exits_2_with_one_line(tiny_model, tiny_data, tmp_path, capsys
     for hours in ("0", "-1"):  # both are told what is wanted: a positive number
         code, _, err = run(capsys, tiny_model.int8, tiny_data, "--streaming", "--hours", hours)
         assert code == 2 and err[-1].endswith(f"argument --hours: expected a positive number, got '{hours}'")
+
+
+def test_choosing_on_real_negatives_prints_and_stores_the_held_out_check(
+    tiny_model, tiny_data, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # noqa: ANN001
+    rng = np.random.default_rng(2)
+    cache = tmp_path / "cache"
+    (cache / "audio").mkdir(parents=True)
+    lines = ["\t".join(MANIFEST_COLUMNS)]
+    for index, group in enumerate(("p/a", "p/b", "p/c", "p/d")):
+        soundfile.write(str(cache / "audio" / f"{index}.flac"), 0.2 * rng.standard_normal(16000 * 20), 16000)
+        row = {"path": f"audio/{index}.flac", "package": "p", "kind": "music", "group": group}
+        row |= {"split": "validation", "duration_s": "20.000"}
+        lines.append("\t".join(row.get(column, "") for column in MANIFEST_COLUMNS))
+    (cache / "manifest.tsv").write_text("\n".join(lines) + "\n")
+    model = tmp_path / "model.int8.onnx"
+    model.write_bytes(Path(tiny_model.int8).read_bytes())
+    argv = [str(model), str(tiny_data), "--streaming", "--hours", "0.02", "--seed", "6", "--negatives", str(cache)]
+    argv += ["--choose-on", "real-negatives", "--write-thresholds", "keywords", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "held-out check (thresholds for 0.5/h chosen on one half of the real negatives by group" in text
+    held_out = json.loads((tmp_path / "out" / "negatives.json").read_text())["held_out"]
+    assert held_out["hours"] == pytest.approx(80 / 3600, abs=1e-4)
+    assert held_out["keyword_fa_per_hour"] >= 0 and 0 <= held_out["mean_keyword_frr"] <= 1
+    assert held_out["running_speech_fa_per_hour"] is None  # music only
