@@ -63,10 +63,11 @@ data: $(VENV)/.installed-base
 	$(VENV)/bin/audio-lstm data negatives
 	$(VENV)/bin/audio-lstm data speech
 
-# The bundled model's recipe (docs/training.md): mine the negatives' training hours for windows
-# where the bundled file nearly fires, fine-tune it on ../shared/data with the negatives (and those
-# windows) as backgrounds, then bundle its last epoch. About 10 min on 2 CPU cores after `make data`.
-MODEL_ARGS ?= --epochs 24 --steps-per-epoch 60 --lr 0.0015
+# One round of the bundled model's recipe (docs/training.md): mine the negatives' training hours for
+# windows where the bundled file nearly fires, fine-tune it on ../shared/data with the negatives (and
+# those windows) as backgrounds, then bundle its last epoch. About 15 min of training and 20 of
+# evaluation on 2 CPU cores after `make data`; run it again for the next round.
+MODEL_ARGS ?= --epochs 48 --steps-per-epoch 60 --lr 0.001
 model: $(VENV)/.installed
 	mkdir -p $(RUN)
 	$(VENV)/bin/audio-lstm mine bundled --out $(RUN)/mined.tsv --force
