@@ -64,13 +64,16 @@ data: $(VENV)/.installed-base
 	$(VENV)/bin/audio-lstm data speech
 
 # One round of the bundled model's recipe (docs/training.md): mine the negatives' training hours for
-# windows where the bundled file nearly fires, fine-tune it on ../shared/data with the negatives (and
-# those windows) as backgrounds, then bundle its last epoch. About 15 min of training and 20 of
-# evaluation on 2 CPU cores after `make data`; run it again for the next round.
+# windows where the bundled file nearly fires (added to the earlier rounds' in $(RUN)/mined.tsv),
+# fine-tune it on ../shared/data with the negatives and those windows as backgrounds, then bundle
+# its last epoch. About 15 min of training and 20 of evaluation on 2 CPU cores after `make data`;
+# run it again for the next round.
 MODEL_ARGS ?= --epochs 48 --steps-per-epoch 60 --lr 0.001
 model: $(VENV)/.installed
 	mkdir -p $(RUN)
-	$(VENV)/bin/audio-lstm mine bundled --out $(RUN)/mined.tsv --force
+	$(VENV)/bin/audio-lstm mine bundled --out $(RUN)/mined-latest.tsv --force
+	if [ -s $(RUN)/mined.tsv ]; then tail -n +2 $(RUN)/mined-latest.tsv >> $(RUN)/mined.tsv; \
+	else cp $(RUN)/mined-latest.tsv $(RUN)/mined.tsv; fi
 	$(VENV)/bin/audio-lstm train $(DATA) --init bundled --hard-negatives $(RUN)/mined.tsv --out $(RUN) --force \
 		--no-progress $(MODEL_ARGS) $(TRAIN_ARGS)
 	$(MAKE) bundle CHECKPOINT=$(RUN)/last.pt
