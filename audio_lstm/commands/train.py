@@ -65,8 +65,6 @@ def training_negatives(cache: Path | None, generated_hours: float | None = None,
             f"--negatives: {cache} holds no manifest.tsv; build it with `audio-lstm data negatives`"
         )
     recordings = read_negatives(cache or default_negatives_dir())
-    if generated_hours is None:
-        return [recording.path for recording in recordings if recording.split == "train"]
     return [recording.path for recording in training_recordings(recordings, generated_hours, seed)]
 
 

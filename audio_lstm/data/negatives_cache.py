@@ -193,15 +193,17 @@ def read_negatives(cache: Path | None = None) -> list[NegativeRecording]:
 
 
 def training_recordings(
-    recordings: Iterable[NegativeRecording], generated_hours: float, seed: int = 0
+    recordings: Iterable[NegativeRecording], generated_hours: float | None = None, seed: int = 0
 ) -> list[NegativeRecording]:
-    """The training split, with generated speech capped at `generated_hours`: whole recordings (one
-    voice's words or sentences) in a seeded order until the cap. Generated voices teach the model
+    """The training split, with generated speech capped at `generated_hours` (None: no cap): whole
+    recordings (one voice's words or sentences) in a seeded order until the cap. Generated voices teach the model
     to ignore synthetic speech but cost it on real speech and music as their share of the
     backgrounds grows (docs/journal.md, r41–r44), so the recipe keeps them to about 15 %."""
+    train = [recording for recording in recordings if recording.split == "train"]
+    if generated_hours is None:
+        return train
     if generated_hours < 0:
         raise ValueError(f"generated_hours must be >= 0, got {generated_hours}")
-    train = [recording for recording in recordings if recording.split == "train"]
     generated = sorted((r for r in train if r.kind == "generated"), key=lambda r: str(r.path))
     order = np.random.default_rng(seed).permutation(len(generated))
     kept, budget = set(), generated_hours * 3600.0
