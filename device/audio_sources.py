@@ -226,7 +226,7 @@ def play(source: AudioSource, worker: Worker, capture: CaptureQueue, realtime: b
                 _put(capture, block, worker, stopping)
                 fed += len(block)
             while realtime and not stopping() and time.monotonic() < started + fed / source.rate:
-                time.sleep(min(POLL_S, max(0.0, started + fed / source.rate - time.monotonic())))
+                signals.wait(started + fed / source.rate - time.monotonic())  # a signal ends it at once
     except InputError as error:
         warn(str(error))
         code = 2

@@ -28,7 +28,7 @@ FALLBACK_RATE = 16000  # capture rate when the device does not say
 BACKOFF_START_S, BACKOFF_MAX_S = 1.0, 30.0  # retry delays after device errors: 1, 2, 4, ... 30 s
 BACKOFF_RESET_S = 60.0  # a stream that ran this long resets the back-off
 REPORT_EVERY_S = 60.0  # period of the status line on stderr (only when a count changed)
-POLL_S = 0.1  # main-thread reaction time to signals, stream failures and stalls
+MAX_WAIT_S = 1.0  # the main thread's longest sleep: signals and a stream's end wake it at once
 DEFAULT_STALL_S = 3.0  # no audio for this long: the stream is reopened (--stall-s)
 OPEN_TIMEOUT_S = 10.0  # opening a stream that takes longer is given up on (and retried)
 CLOSE_TIMEOUT_S = 1.0  # closing a stream that takes longer is left behind, blocked on its thread
@@ -207,6 +207,7 @@ class Daemon:
                 dtype="float32",
                 blocksize=blocksize,
                 callback=self.capture.callback,
+                finished_callback=self.signals.wake,  # the stream ended on its own: look at once
             )
             try:
                 stream.start()
@@ -223,8 +224,10 @@ class Daemon:
         self.watch.start()
         warn(f"listening on {device} at {device.rate} Hz")
         while not self.stopping and self.worker.is_alive():
-            time.sleep(POLL_S)
+            self.signals.wait(min(MAX_WAIT_S, max(0.0, self.watch.due_in()), self._next_report - time.monotonic()))
             self._report()
+            if self.stopping:
+                return
             if not stream.active:
                 raise DeviceLost("the input stream stopped")
             silent = self.watch.check()
@@ -258,5 +261,5 @@ class Daemon:
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while not self.stopping and time.monotonic() < deadline:
-            time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
+            self.signals.wait(min(MAX_WAIT_S, deadline - time.monotonic()))
             self._report()

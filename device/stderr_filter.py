@@ -34,7 +34,7 @@ from audio_lstm.device.messages import PROG
 NOISE = re.compile(rb"^(Expression '.*' failed in '.*'|ALSA lib |PaAlsa|PaUnix)")
 WINDOW_S = 60.0  # repeats are suppressed within this window; the count is printed at its end
 MAX_DISTINCT = 20  # different library lines shown per window
-POLL_S = 0.5  # the thread's reaction time to the end of a window and to `remove`
+JOIN_S = 2.0  # how long `remove` waits for the thread to copy what is left
 MAX_LINE = 4096
 
 
@@ -46,6 +46,7 @@ class NativeStderrFilter:
         self._saved: int | None = None  # the real stderr while installed
         self._out = 2  # the thread's copy of `_saved`
         self._read_fd: int | None = None
+        self._wake: tuple[int, int] | None = None  # a pipe that wakes the thread for `remove`
         self._python_stderr: TextIO | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -76,6 +77,7 @@ class NativeStderrFilter:
         if faulthandler.is_enabled():
             faulthandler.enable(file=sys.stderr)
         self._window_end = time.monotonic() + WINDOW_S
+        self._wake = os.pipe()
         self._thread = threading.Thread(target=self._run, name="audio-lstm-stderr", daemon=True)
         self._thread.start()
         return True
@@ -87,13 +89,19 @@ class NativeStderrFilter:
         sys.stderr.flush()
         os.dup2(self._saved, 2)  # writers from now on reach the real stderr; the pipe drains
         self._stop.set()
+        if self._wake is not None:
+            os.write(self._wake[1], b"\0")
         if self._thread is not None:
-            self._thread.join(2 * POLL_S + 1.0)
+            self._thread.join(JOIN_S)
         sys.stderr = self._python_stderr  # type: ignore[assignment]
         if faulthandler.is_enabled():
             faulthandler.enable(file=sys.stderr)
-        if self._thread is None or not self._thread.is_alive():  # else the thread may still write to it
+        if self._thread is None or not self._thread.is_alive():  # else the thread may still use them
             os.close(self._saved)
+            if self._wake is not None:
+                for fd in self._wake:
+                    os.close(fd)
+        self._wake = None
         self._saved = None  # the thread keeps its own copy of the number
 
     def _run(self) -> None:
@@ -107,10 +115,12 @@ class NativeStderrFilter:
             raise
 
     def _copy(self) -> None:
-        assert self._read_fd is not None
-        partial = b""
+        assert self._read_fd is not None and self._wake is not None
+        partial, wake = b"", self._wake[0]
         while True:
-            ready, _, _ = select.select([self._read_fd], [], [], POLL_S)
+            # Sleeps until a line comes, the window ends or `remove` wakes it: no periodic wake-ups.
+            woken, _, _ = select.select([self._read_fd, wake], [], [], max(0.0, self._window_end - time.monotonic()))
+            ready = self._read_fd in woken
             data = os.read(self._read_fd, 65536) if ready else b""
             if ready and not data:  # every writer has gone
                 break

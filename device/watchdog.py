@@ -126,6 +126,10 @@ class StallWatch:
         """A stream just opened: its silence counts from now."""
         self._since = time.monotonic()
 
+    def due_in(self) -> float:
+        """Seconds until the silence would reach the limit if no audio came (<= 0: it has)."""
+        return self.limit_s - (time.monotonic() - max(self._since, self.last_chunk()))
+
     def check(self) -> float | None:
         """Seconds without audio when they reach the limit (counted as a stall), else None."""
         silent = time.monotonic() - max(self._since, self.last_chunk())

@@ -110,6 +110,7 @@ class FakeInputStream:
         dtype=None,
         blocksize=None,  # noqa: ANN001
         callback=None,
+        finished_callback=None,
     ) -> None:  # noqa: ANN001
         if FakeInputStream.failures_left > 0:
             FakeInputStream.failures_left -= 1
@@ -117,7 +118,7 @@ class FakeInputStream:
         FakeInputStream.opened.append(
             dict(device=device, samplerate=samplerate, channels=channels, dtype=dtype, blocksize=blocksize)
         )
-        self.blocksize, self.callback = blocksize, callback
+        self.blocksize, self.callback, self.finished_callback = blocksize, callback, finished_callback
         self.active = False
         self._thread = threading.Thread(target=self._play, daemon=True)
 
@@ -149,6 +150,8 @@ class FakeInputStream:
         time.sleep(FakeInputStream.close_blocks_s)
         self.active = False
         self._thread.join(2)
+        if self.finished_callback is not None:  # as PortAudio does once a stream is inactive
+            self.finished_callback()
 
     def close(self) -> None:
         self.active = False
