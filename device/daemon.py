@@ -34,28 +34,48 @@ from audio_lstm.device.runtime import StreamingClassifier
 
 __all__ = ["PROG", "CaptureQueue", "CommandRunner", "EventSink", "StopSignals", "Worker", "warn"]
 
-POLL_S = 0.1  # the worker's longest wait for audio: how soon it sees a stop or a reopen request
+POLL_S = 0.1  # how soon a thread waiting to queue a marker sees the worker end or a stop
+IDLE_WAIT_S = 0.5  # the worker's longest wait for audio: how soon an idle worker reopens the events file
+HOLD_MARGIN_S = 0.002  # the capture callback hands audio over this much before the model needs it
 STOP_DRAIN_S = 0.5  # on a stop, queued audio is still processed for this long, then dropped
 
 
 class CaptureQueue:
-    """Bounded hand-off from the audio callback to the worker; counts overflows and drops."""
+    """Bounded hand-off from the audio callback to the worker; counts overflows and drops.
+
+    The callback holds blocks until `release_samples` are waiting (the worker sets it to what the
+    model needs for its next scores), then hands them over in one piece: the worker wakes once per
+    model call instead of once per block, and a group is still processed in the block that
+    completes it.
+    """
 
     def __init__(self, max_chunks: int) -> None:
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=max_chunks)
         self.overflows = 0  # PortAudio reported input overflow (audio lost before us)
         self.dropped = 0  # chunks thrown away because the worker fell behind
         self.last_chunk = 0.0  # time.monotonic() of the latest callback (the stall watchdog reads it)
+        self.release_samples = 0  # set by the worker; 0: every block goes over at once
+        self._held: list[np.ndarray] = []  # blocks the callback holds back (its thread only)
+        self._held_samples = 0
 
     def callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:  # noqa: ARG002
         """sounddevice InputStream callback: copy the first channel, never block."""
         self.last_chunk = time.monotonic()
         if status and getattr(status, "input_overflow", False):
             self.overflows += 1
+        self._held.append(indata[:, 0].copy())
+        self._held_samples += len(indata)
+        if self._held_samples < self.release_samples:
+            return
+        blocks, self._held, self._held_samples = self._held, [], 0
         try:
-            self.queue.put_nowait(indata[:, 0].copy())
+            self.queue.put_nowait(blocks[0] if len(blocks) == 1 else np.concatenate(blocks))
         except queue.Full:
-            self.dropped += 1
+            self.dropped += len(blocks)
+
+    def new_stream(self) -> None:
+        """A stream is about to open: forget blocks held from the previous one and the worker's hint."""
+        self._held, self._held_samples, self.release_samples = [], 0, 0
 
     def counts(self) -> tuple[int, int]:
         """(input overflows, dropped chunks) so far."""
@@ -242,6 +262,7 @@ class Worker(threading.Thread):
         super().__init__(name="audio-lstm-worker", daemon=True)
         self.capture, self.classifier, self.detector, self.sink = capture, classifier, detector, sink
         self.resampler: soxr.ResampleStream | None = None
+        self.capture_rate = classifier.sample_rate  # of the current stream (set by `restart`)
         self.offset_s = 0.0  # stream time at the start of the current segment
         self.error: BaseException | None = None
         self._stop_by: float | None = None  # set by finish(): queued audio is dropped after this time
@@ -292,7 +313,7 @@ class Worker(threading.Thread):
                 if self._stop_by is not None and time.monotonic() >= self._stop_by:
                     break
                 try:
-                    item = self.capture.queue.get(timeout=POLL_S)
+                    item = self.capture.queue.get(timeout=IDLE_WAIT_S)
                 except queue.Empty:
                     self.sink.poll()
                     continue
@@ -300,6 +321,7 @@ class Worker(threading.Thread):
                     break
                 if isinstance(item, _Restart):
                     self._end_segment()
+                    self.capture_rate = item.rate
                     rate = self.classifier.sample_rate
                     self.resampler = (
                         None
@@ -317,6 +339,10 @@ class Worker(threading.Thread):
         if self.resampler is not None:
             chunk = self.resampler.resample_chunk(chunk)
         self._emit(self.detector.update(self.classifier.process(chunk)))
+        # Capture rate samples the model still needs, less HOLD_MARGIN_S (rounding and the resampler's
+        # delay): early is one more wake-up, late would delay a group by one block.
+        need = self.classifier.samples_to_next_scores * self.capture_rate / self.classifier.sample_rate
+        self.capture.release_samples = max(0, int(need - HOLD_MARGIN_S * self.capture_rate))
 
     def _end_segment(self) -> None:
         if self.resampler is not None:

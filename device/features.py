@@ -216,6 +216,11 @@ class StreamingMfcc:
         return self._held
 
     @property
+    def waiting_frames(self) -> int:
+        """Frames computed but not yet returned: always 0 here (see `StackedStreamingMfcc.waiting_frames`)."""
+        return 0
+
+    @property
     def pending_frames(self) -> int:
         """Complete frames in the held samples (not yet returned while `process` waits for `min_frames`)."""
         return num_frames(self._held, self.cfg)

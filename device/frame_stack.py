@@ -54,6 +54,11 @@ class StackedStreamingMfcc:
         return self._mfcc.buffered_samples
 
     @property
+    def waiting_frames(self) -> int:
+        """MFCC frames computed but waiting for the rest of their step."""
+        return len(self._waiting)
+
+    @property
     def pending_frames(self) -> int:
         """Complete steps (this front end's rows) that waiting frames plus held samples would give now."""
         return (len(self._waiting) + self._mfcc.pending_frames) // self.stack

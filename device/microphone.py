@@ -196,6 +196,7 @@ class Daemon:
         """One stream's life: returns on stop, raises on device failure or stall."""
         if device is None:
             device = resolve_device(self.sd, self.device)
+        self.capture.new_stream()
         self.worker.restart(device.rate, lambda: self.stopping)
         blocksize = max(1, round(device.rate * self.chunk_ms / 1000))
 

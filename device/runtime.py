@@ -237,6 +237,20 @@ class StreamingClassifier:
         """Complete frames not yet scored (always < frames_per_call): waiting as features or as samples."""
         return self._held + self._frontend.pending_frames
 
+    @property
+    def samples_to_next_scores(self) -> int:
+        """Samples (at `sample_rate`) that must still come before `process` returns scores again.
+
+        0 for models without frame groups (fp32), whose scores come with every frame. The daemon
+        lets the capture thread hold audio until then, so the worker wakes once per group.
+        """
+        group = self.frames_per_call
+        if group == 0:
+            return 0
+        frontend, cfg = self._frontend, self.info.frontend
+        frames = (group - self._held) * self.info.frame_stack - frontend.waiting_frames
+        return max(1, cfg.n_fft + (frames - 1) * cfg.hop_length - frontend.buffered_samples)
+
     def _run_group(self) -> np.ndarray:
         """One model call on the full group in `_group_features` through its prepared binding."""
         slot = self._slot

@@ -4,6 +4,7 @@ stalls, device choice."""
 from __future__ import annotations
 
 import atexit
+import io
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soxr
 
 sd = pytest.importorskip("sounddevice")
 
@@ -22,6 +24,9 @@ from conftest import test_signal  # noqa: E402
 
 from audio_lstm.device import daemon, listen, microphone, watchdog  # noqa: E402
 from audio_lstm.device.detector import Event  # noqa: E402
+from audio_lstm.device.labels import EVENT_LABELS  # noqa: E402
+from audio_lstm.device.options import make_detector  # noqa: E402
+from audio_lstm.device.runtime import StreamingClassifier  # noqa: E402
 
 DEVICES = [
     {
@@ -380,3 +385,65 @@ def test_a_device_that_vanishes_later_is_retried(tiny_model, fake_audio, monkeyp
     err = capsys.readouterr().err
     assert err.count("audio device error: --device 'USB': No input device matching 'USB'") == 2, err
     assert [opened["device"] for opened in fake_audio.opened] == [3, 3]
+
+
+def test_capture_holds_blocks_until_the_worker_needs_them() -> None:
+    capture = daemon.CaptureQueue(8)
+    blocks = [np.full((100, 1), k, np.float32) for k in range(5)]
+    capture.release_samples = 250
+    for block in blocks[:3]:
+        capture.callback(block, 100, None, Flags(overflow=False))
+    held_over = capture.queue.get_nowait()
+    np.testing.assert_array_equal(held_over, np.repeat([0.0, 1.0, 2.0], 100).astype(np.float32))
+    assert capture.queue.empty()
+    capture.callback(blocks[3], 100, None, Flags(overflow=False))  # held: 100 < 250
+    capture.new_stream()  # a new stream: the old stream's block and the hint are forgotten
+    capture.callback(blocks[4], 100, None, Flags(overflow=False))
+    np.testing.assert_array_equal(capture.queue.get_nowait(), blocks[4][:, 0])
+
+
+class _EveryBlock(daemon.CaptureQueue):
+    """The hand-off before holding: every block goes to the worker at once, whatever the worker asks."""
+
+    @property
+    def release_samples(self) -> int:
+        return 0
+
+    @release_samples.setter
+    def release_samples(self, value: int) -> None:
+        pass
+
+
+def test_the_worker_wakes_once_per_model_call_and_finds_the_same_events(tiny_model) -> None:  # noqa: ANN001
+    """44.1 kHz capture in 80 ms blocks through the real worker: held until the model needs audio,
+    the hand-off gives the worker one item per model call, and the same events as every block."""
+    rate, block = 44100, 3528
+    audio = soxr.resample(test_signal(6.0, 16000), 16000, rate).astype(np.float32)
+    audio = np.concatenate([audio, np.zeros(rate, np.float32)])  # a quiet second: nothing left held
+
+    def run(capture: daemon.CaptureQueue) -> tuple[list[str], list[int]]:
+        handed: list[int] = []
+        put = capture.queue.put_nowait
+        capture.queue.put_nowait = lambda item: (handed.append(len(item)), put(item))[1]  # type: ignore[method-assign]
+        classifier = StreamingClassifier(tiny_model.int8)
+        thresholds = {label: 0.2 for label in EVENT_LABELS if label in classifier.labels}
+        out = io.StringIO()
+        worker = daemon.Worker(capture, classifier, make_detector(classifier, thresholds), daemon.EventSink(out))
+        worker.start()
+        worker.restart(rate)
+        for start in range(0, len(audio) - block + 1, block):
+            capture.callback(audio[start : start + block, None], block, None, Flags(overflow=False))
+            while not capture.queue.empty():  # the worker keeps up, as in real time
+                time.sleep(0.001)
+            time.sleep(0.005)
+        worker.finish(timeout=None)
+        events = [json.loads(line) for line in out.getvalue().splitlines()]
+        return [f"{e['label']} {e['start_s']} {e['end_s']}" for e in events], handed
+
+    held_events, held = run(daemon.CaptureQueue(1000))
+    every_events, every = run(_EveryBlock(1000))
+    blocks = len(audio) // block
+    assert every == [block] * blocks
+    assert held_events == every_events and held_events
+    assert blocks // 2 - 1 <= len(held) <= blocks // 2 + 2, held  # a 160 ms group per item, not an 80 ms block
+    assert sum(held) > len(audio) - rate  # only the quiet tail may be left held

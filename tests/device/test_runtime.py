@@ -156,3 +156,30 @@ def test_int8_frame_groups_buffer_and_flush(tiny_model) -> None:
     with pytest.raises(ValueError, match="frames_per_call"):
         StreamingClassifier(tiny_model.int8, frames_per_call=-1)
     assert StreamingClassifier(tiny_model.fp32).frames_per_call == 0  # fp32: whole chunks per call
+
+
+@pytest.mark.parametrize("model_name", ["tiny_model", "stacked_model", "bundled"])
+def test_samples_to_next_scores_is_exact(model_name: str, request: pytest.FixtureRequest) -> None:
+    """One sample fewer than `samples_to_next_scores` gives no scores; that one sample gives a group."""
+    path = None if model_name == "bundled" else request.getfixturevalue(model_name).int8
+    classifier = StreamingClassifier(path)
+    audio = (np.random.default_rng(3).normal(0, 0.1, 16000 * 4)).astype(np.float32)
+    position, groups = 0, 0
+    for step in range(12):
+        need = classifier.samples_to_next_scores
+        assert need >= 1
+        if step % 3 == 1:  # also from the middle of a hop, after an odd-sized chunk
+            odd = min(need - 1, 77)
+            assert len(classifier.process(audio[position : position + odd])) == 0
+            position += odd
+            assert classifier.samples_to_next_scores == need - odd
+            continue
+        assert len(classifier.process(audio[position : position + need - 1])) == 0
+        scores = classifier.process(audio[position + need - 1 : position + need])
+        position += need
+        assert len(scores) == classifier.frames_per_call
+        groups += 1
+    assert groups == 8 and position < len(audio)
+    fp32 = StreamingClassifier(request.getfixturevalue("tiny_model").fp32) if model_name == "tiny_model" else None
+    if fp32 is not None:
+        assert fp32.samples_to_next_scores == 0  # scores with every frame: nothing to wait for
