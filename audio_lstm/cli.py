@@ -3,8 +3,7 @@
 Commands import lazily, so the device commands (classify, listen, serve) never load torch. Before a
 device command's module (and so numpy) is imported, numpy's BLAS/OpenMP pools are limited to one
 thread unless the user set their variables: the device does small matrix products, one stream at a
-time, and `--threads` counts onnxruntime's threads only. They also keep freed heap memory for
-reuse (`audio_lstm.device.heap`).
+time, and `--threads` counts onnxruntime's threads only.
 """
 
 from __future__ import annotations
@@ -85,9 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     try:  # the training commands import torch & co. at import time or inside main(): either way, one line
         if command in DEVICE_COMMANDS:
             module = import_single_threaded(module_name)
-            from audio_lstm.device.heap import reuse_freed_memory
-
-            reuse_freed_memory()
         else:
             module = importlib.import_module(module_name)
         return int(module.main(argv[1:]) or 0)

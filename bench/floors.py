@@ -9,7 +9,8 @@ of one call against its size, for the bundled model (or `--model`):
   1, 2, 4, ..., 64 steps;
 * front end: `mfcc_from_frames` at 1 to 64 frames (numpy's FFT, mel and DCT products);
 * detector: `Detector.update` on score rows that stay below every threshold (its usual case);
-* a Python thread that only sleeps for a block and wakes up, as every daemon thread does per block.
+* a Python thread that only sleeps for a block and wakes up, as every daemon thread does per block;
+* the peak resident memory of this process once it imported the runtime and once the model ran.
 
 It prints each fit and the floor of the whole path for groups of 80 ms to 1.28 s, i.e. what no
 change to this project's Python code can undercut while the stages are numpy and onnxruntime calls::
@@ -50,6 +51,14 @@ def fit(sizes: tuple[int, ...], costs: list[float]) -> tuple[float, float]:
     return float(intercept), float(slope)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (VmHWM), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def wake_cost_us(block_s: float, seconds: float) -> float:
     """CPU microseconds per wake-up of a thread that only sleeps `block_s` at a time."""
     started, cpu, wakes = time.monotonic(), time.thread_time(), 0
@@ -70,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     from audio_lstm.device.features import _frames, mfcc_from_frames
     from audio_lstm.device.runtime import StreamingClassifier
 
+    imported_mb = peak_rss_mb()  # numpy, onnxruntime and the runtime's own modules
     base = StreamingClassifier(args.model, threads=1)
     info, cfg = base.info, base.info.frontend
+    base.process(np.random.default_rng(2).normal(0, 0.1, 2 * cfg.sample_rate).astype(np.float32))
+    model_ran_mb = peak_rss_mb()  # ... and one session of the model after it ran
     model_costs = []
     for steps in SIZES:
         classifier = StreamingClassifier(args.model, threads=1, frames_per_call=steps)
@@ -99,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, (fixed, per_unit, rate) in stages.items():
         print(f"{name:<22} {fixed:>11.1f} {per_unit:>11.2f} {per_unit * rate / 1000:>25.3f}")
     print(f"a thread's wake-up (80 ms sleeps): {wake:.1f} us of CPU")
+    print(f"peak RSS: {imported_mb:.1f} MB with the runtime imported (numpy, onnxruntime), {model_ran_mb:.1f} MB once")
+    print("          the model ran: the least a daemon's resident memory can be with these libraries")
     print(f"{'group':>8} {'calls/s':>8} {'floor ms/s':>11}  (every stage once per group, + 1 wake-up per group)")
     for group_s in GROUPS_S:
         calls = 1.0 / group_s

@@ -16,7 +16,8 @@ Each ``--chunk-ms`` value is one variant, measured in the same run::
 wake-up.)
 
 Prints one table: CPU ms per second of audio (= tenths of a percent of one core), wake-ups per
-second, per thread and in all. Skips (exit 0, says why) where PortAudio has no ALSA host API.
+second, per thread and in all, and the daemon's peak resident memory. Skips (exit 0, says why)
+where PortAudio has no ALSA host API.
 """
 
 from __future__ import annotations
@@ -57,6 +58,17 @@ def thread_stats(pid: int) -> dict[str, tuple[float, int]]:
     return stats
 
 
+def resident_mb(pid: int) -> dict[str, float]:
+    """Peak (VmHWM) and current (VmRSS) resident memory of `pid`, MB."""
+    fields = {"VmHWM:": "peak_rss_mb", "VmRSS:": "rss_mb"}
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key = line.split(maxsplit=1)[0] if line else ""
+        if key in fields:
+            values[fields[key]] = int(line.split()[1]) / 1024
+    return values
+
+
 def measure(home: Path, chunk_ms: int, seconds: float) -> dict:
     """Run `listen` on the virtual device; CPU and wake-ups per second of audio over `seconds` after warm-up."""
     command = [sys.executable, "-m", "audio_lstm.cli", "listen", "--device", DEVICE, "--chunk-ms", str(chunk_ms)]
@@ -70,6 +82,7 @@ def measure(home: Path, chunk_ms: int, seconds: float) -> dict:
         before, started = thread_stats(process.pid), time.monotonic()
         time.sleep(seconds)
         after, elapsed = thread_stats(process.pid), time.monotonic() - started
+        memory = resident_mb(process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -85,7 +98,7 @@ def measure(home: Path, chunk_ms: int, seconds: float) -> dict:
             "wakes_per_s": (switches - switches0) / elapsed,
         }
     total = {key: sum(t[key] for t in threads.values()) for key in ("cpu_ms_per_s", "wakes_per_s")}
-    return {"chunk_ms": chunk_ms, "seconds": elapsed, "total": total, "threads": threads}
+    return {"chunk_ms": chunk_ms, "seconds": elapsed, "total": total, "threads": threads, **memory}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         for chunk_ms in chunks:
             results["variants"].append(measure(home, chunk_ms, args.seconds))
     print(f"audio-lstm listen on a paced ALSA capture device at {rate} Hz, {args.seconds:g} s per variant")
-    print(f"{'chunk ms':>8} {'CPU ms/s':>9} {'% core':>7} {'wakes/s':>8}   per thread (CPU ms/s, wakes/s)")
+    print(
+        f"{'chunk ms':>8} {'CPU ms/s':>9} {'% core':>7} {'wakes/s':>8} {'peak RSS MB':>11}   "
+        "per thread (CPU ms/s, wakes/s)"
+    )
     for variant in results["variants"]:
         total = variant["total"]
         busy = sorted(variant["threads"].items(), key=lambda item: -item[1]["cpu_ms_per_s"])
@@ -125,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"{variant['chunk_ms']:>8} {total['cpu_ms_per_s']:>9.2f} {total['cpu_ms_per_s'] / 10:>7.2f} "
-            f"{total['wakes_per_s']:>8.1f}   {detail}"
+            f"{total['wakes_per_s']:>8.1f} {variant['peak_rss_mb']:>11.1f}   {detail}"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

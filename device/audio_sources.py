@@ -22,10 +22,9 @@ import soundfile
 
 from audio_lstm.device.audio_io import AudioFileError, audio_info, to_mono
 from audio_lstm.device.daemon import CaptureQueue, StopSignals, Worker, warn
-from audio_lstm.device.pcm import PcmDecoder, check_format
+from audio_lstm.device.pcm import RAW_CHANNELS, RAW_RATE, RAW_WIDTH, PcmDecoder, check_format
 
 STDIN = "-"
-RAW_RATE, RAW_CHANNELS, RAW_WIDTH = 16000, 1, 2  # raw PCM on stdin unless --input-rate/--input-channels say otherwise
 POLL_S = 0.1  # reaction time to signals while waiting for input
 UNBOUNDED_WAV = 0x7FFF0000  # a WAV data size of 0 or at least this means "until the end of the stream"
 WAV_INT, WAV_FLOAT, WAV_EXTENSIBLE = 1, 3, 0xFFFE

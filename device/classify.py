@@ -21,7 +21,6 @@ from typing import TextIO
 
 import numpy as np
 
-from audio_lstm.commands.base import EXIT_BAD_INPUT
 from audio_lstm.device.audio_io import (
     AUDIO_SUFFIXES,
     AudioFileError,
@@ -36,6 +35,8 @@ from audio_lstm.device.audio_io import (
 # One definition of the clip tail, shared with training-time validation (0.3 s of zeros).
 from audio_lstm.device.decisions import CLIP_TAIL_SECONDS, clip_label, pad_clip
 from audio_lstm.device.detector import PEAK, Detector
+from audio_lstm.device.heap import reuse_freed_memory
+from audio_lstm.device.messages import EXIT_BAD_INPUT
 from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.options import (
     NON_EVENT_LABELS,
@@ -195,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(parser, argv)
     if isinstance(args, int):
         return args
+    reuse_freed_memory()  # long files: 10 s blocks of arrays, reused instead of faulted in again
     if args.clip and args.threshold:
         parser.print_usage(sys.stderr)
         _stderr(

@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from audio_lstm.device.audio_sources import RAW_CHANNELS, RAW_RATE, InputError, open_input, play
 from audio_lstm.device.daemon import PROG, CaptureQueue, EventSink, Worker, warn
 from audio_lstm.device.detector import CROSSING
 from audio_lstm.device.hooks import OUTPUT_MODES, CommandRunner
@@ -38,6 +37,7 @@ from audio_lstm.device.options import (
     positive_int,
     resolve_thresholds,
 )
+from audio_lstm.device.pcm import RAW_CHANNELS, RAW_RATE
 from audio_lstm.device.runtime import StreamingClassifier
 
 QUEUE_SECONDS = 5.0  # audio the capture queue holds before dropping chunks
@@ -171,11 +171,17 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.list_devices:
         return list_devices(sd)
+    source = None
+    if args.input is not None:  # soundfile (about 3 MB resident) is loaded only for --input
+        from audio_lstm.device.audio_sources import InputError, open_input
+
+        try:
+            source = open_input(args.input, args.input_rate, args.input_channels, args.chunk_ms)
+        except InputError as error:
+            warn(str(error))
+            return 2
     publisher = None
     try:
-        source = (
-            None if args.input is None else open_input(args.input, args.input_rate, args.input_channels, args.chunk_ms)
-        )
         classifier = StreamingClassifier(args.model, threads=args.threads)
         thresholds = resolve_thresholds(classifier.labels, classifier.info.thresholds, args.threshold)
         runner = CommandRunner(args.command, args.exec_output) if args.command else None
@@ -183,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         publisher = publisher_from_args(args, labels, classifier.info.model_version, warn)
         first = None if sd is None else first_device(sd, args.device)  # a --device that cannot work: exit 2
         sink = EventSink(sys.stdout, args.events_file, runner, [publisher] if publisher else [])
-    except (ModelFileError, InputError, MqttUnavailable, DeviceChoiceError, ValueError, OSError) as error:
+    except (ModelFileError, MqttUnavailable, DeviceChoiceError, ValueError, OSError) as error:
         if publisher is not None:
             publisher.close(timeout=0)
-        if isinstance(error, (ModelFileError, InputError, MqttUnavailable, DeviceChoiceError)):
+        if isinstance(error, (ModelFileError, MqttUnavailable, DeviceChoiceError)):
             warn(str(error))
         else:
             parser.print_usage(sys.stderr)
@@ -196,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     worker = Worker(capture, classifier, make_detector(classifier, thresholds, report=args.report), sink)
     try:
         if source is not None:
+            from audio_lstm.device.audio_sources import play
+
             return play(source, worker, capture, args.realtime)
         return Daemon(sd, worker, capture, parse_device(args.device), args.chunk_ms, args.stall_s, first).run()
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
+RAW_RATE, RAW_CHANNELS, RAW_WIDTH = 16000, 1, 2  # raw PCM on `listen --input -` unless its options say otherwise
 INT_WIDTHS = (1, 2, 3, 4)  # bytes per integer sample
 FLOAT_WIDTHS = (4, 8)  # bytes per float sample
 MAX_CHANNELS = 64

@@ -78,3 +78,24 @@ def test_device_runs_without_training_packages(tiny_model, tmp_path, write_wav) 
     event_code, event_records = report["results"]["--threshold"]
     assert event_code == 0 and [r["label"] for r in event_records[:-1]] == ["yes"]
     assert event_records[-1] == {"file": str(wav), "summary": True, "events": 1, "duration_s": 1.5}
+
+
+def test_the_microphone_daemon_loads_no_file_or_metadata_libraries() -> None:
+    """`listen` without --input never reads files: soundfile (libsndfile), importlib.metadata and the
+    training side stay unloaded (about 6 MB of resident memory on the board); `--version` still works."""
+    code = textwrap.dedent(
+        """
+        import json, sys
+        import audio_lstm.device.listen
+        import audio_lstm.device.microphone
+        loaded = sorted(m for m in ("soundfile", "importlib.metadata", "audio_lstm.commands", "audio_lstm.data")
+                        if m in sys.modules)
+        import audio_lstm
+        print(json.dumps({"loaded": loaded, "version": audio_lstm.__version__}))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["loaded"] == []
+    assert report["version"] and report["version"][0].isdigit()
