@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Creates .bench-venv/ (git-ignored) with the reference models for `python -m bench`:
+# Creates .bench-venv/ (git-ignored) with the reference models for `python bench/bench.py`:
 # openWakeWord 0.5.1 (ONNX models inside its wheel) and the TFLite Micro micro_speech runtimes.
 # These packages never go into the project's own environment. Needs Python <= 3.11 on Linux:
 # openwakeword 0.5.1 depends on tflite-runtime, whose last wheels (2.14.0) stop at cp311.
-#   bash bench/setup_refs.sh            # then: .venv/bin/python -m bench
+#   bash bench/setup_refs.sh            # then: .venv/bin/python bench/bench.py
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${BENCH_VENV:-$ROOT/.bench-venv}"
