@@ -21,8 +21,9 @@ import numpy as np
 import soundfile
 
 from audio_lstm.device.audio_io import AudioFileError, audio_info, to_mono
-from audio_lstm.device.daemon import CaptureQueue, StopSignals, Worker, warn
+from audio_lstm.device.daemon import CaptureQueue, Worker, warn
 from audio_lstm.device.pcm import RAW_CHANNELS, RAW_RATE, RAW_WIDTH, PcmDecoder, check_format
+from audio_lstm.device.signals import StopSignals
 
 STDIN = "-"
 POLL_S = 0.1  # reaction time to signals while waiting for input

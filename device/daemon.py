@@ -1,9 +1,10 @@
-"""Building blocks of the live daemon (`audio-lstm listen`): capture queue, signals, processing
-worker and event output. Torch-free; sounddevice is passed in, not imported.
+"""Building blocks of the live daemon (`audio-lstm listen`): capture queue, processing worker and
+event output. Torch-free; sounddevice is passed in, not imported.
 
-Threads: PortAudio's callback only copies audio into a bounded queue; one worker thread resamples,
-classifies, detects and emits events (and reopens the events file after SIGHUP); the main thread
-owns the stream and the signals. `--exec` commands: `audio_lstm.device.hooks`; the events file:
+Threads: PortAudio's callback only copies audio and hands it to a bounded queue once the model has
+enough for its next call; one worker thread resamples, classifies, detects and emits events (and
+reopens the events file after SIGHUP); the main thread owns the stream and sleeps until a signal
+(`audio_lstm.device.signals`). `--exec` commands: `audio_lstm.device.hooks`; the events file:
 `audio_lstm.device.events_file`.
 """
 
@@ -13,10 +14,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
-import os
 import queue
-import select
-import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +30,7 @@ from audio_lstm.device.hooks import CommandRunner
 from audio_lstm.device.messages import PROG, warn
 from audio_lstm.device.runtime import StreamingClassifier
 
-__all__ = ["PROG", "CaptureQueue", "CommandRunner", "EventSink", "StopSignals", "Worker", "warn"]
+__all__ = ["PROG", "CaptureQueue", "CommandRunner", "EventSink", "Worker", "warn"]
 
 POLL_S = 0.1  # how soon a thread waiting to queue a marker sees the worker end or a stop
 IDLE_WAIT_S = 0.5  # the worker's longest wait for audio: how soon an idle worker reopens the events file
@@ -80,87 +78,6 @@ class CaptureQueue:
     def counts(self) -> tuple[int, int]:
         """(input overflows, dropped chunks) so far."""
         return self.overflows, self.dropped
-
-
-class StopSignals:
-    """SIGINT/SIGTERM set `stopping` (a plain flag: safe inside a handler) between `install` and `restore`;
-    SIGHUP calls `hangup` (which must only set a flag), e.g. `EventSink.request_reopen`.
-
-    `wait(timeout)` is the main thread's sleep: it returns at once when a signal arrives or any
-    thread calls `wake` (a self-pipe that is also Python's signal wake-up fd), so the main thread
-    need not wake up periodically to notice a stop. Only the main thread may install handlers;
-    elsewhere `install` and `restore` do nothing and `wait` is a plain sleep.
-    """
-
-    def __init__(self, hangup: Callable[[], None] | None = None) -> None:
-        self.stopping = False
-        self.hangup = hangup
-        self._previous: dict[int, Any] = {}
-        self._pipe: tuple[int, int] | None = None  # (read end, write end) while installed
-        self._pipe_lock = threading.Lock()  # `restore` closes the pipe only while no `wake` writes to it
-        self._previous_wakeup_fd = -1
-
-    def request_stop(self, *_: Any) -> None:
-        """Signal handler: ask the daemon to stop."""
-        self.stopping = True
-        self.wake()
-
-    def _hangup(self, *_: Any) -> None:
-        if self.hangup is not None:
-            self.hangup()
-
-    def install(self) -> None:
-        """Install the handlers and the wake-up pipe (main thread only), remembering the previous ones."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        read_fd, write_fd = os.pipe()
-        for fd in (read_fd, write_fd):
-            os.set_blocking(fd, False)
-        self._pipe = (read_fd, write_fd)
-        self._previous_wakeup_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self.request_stop)
-        if self.hangup is not None and hasattr(signal, "SIGHUP"):
-            self._previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._hangup)
-
-    def wake(self) -> None:
-        """End the main thread's current or next `wait` early (any thread, or a signal handler)."""
-        # Never blocks: a handler may run while the main thread holds the lock in `restore`, and a
-        # concurrent wake-up, or one during `restore`, has nothing left to do.
-        if not self._pipe_lock.acquire(blocking=False):
-            return
-        try:
-            if self._pipe is not None:
-                with contextlib.suppress(OSError):  # full: a wake-up is pending anyway
-                    os.write(self._pipe[1], b"\0")
-        finally:
-            self._pipe_lock.release()
-
-    def wait(self, timeout: float) -> None:
-        """Sleep up to `timeout` seconds, less when a signal arrives or `wake` is called."""
-        pipe = self._pipe
-        if pipe is None:
-            time.sleep(max(0.0, timeout))
-            return
-        if self.stopping:
-            return
-        ready, _, _ = select.select([pipe[0]], [], [], max(0.0, timeout))
-        if ready:
-            with contextlib.suppress(OSError):  # drained (BlockingIOError) or closed
-                while os.read(pipe[0], 512):
-                    pass
-
-    def restore(self) -> None:
-        """Put the previous handlers and wake-up fd back; close the pipe."""
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous = {}
-        with self._pipe_lock:
-            if self._pipe is not None:
-                signal.set_wakeup_fd(self._previous_wakeup_fd)
-                for fd in self._pipe:
-                    os.close(fd)
-                self._pipe = None
 
 
 class Publisher(Protocol):

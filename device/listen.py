@@ -24,7 +24,14 @@ from types import ModuleType
 from audio_lstm.device.daemon import PROG, CaptureQueue, EventSink, Worker, warn
 from audio_lstm.device.detector import CROSSING
 from audio_lstm.device.hooks import OUTPUT_MODES, CommandRunner
-from audio_lstm.device.microphone import DEFAULT_STALL_S, Daemon, DeviceChoiceError, InputDevice, resolve_device
+from audio_lstm.device.microphone import (
+    DEFAULT_STALL_S,
+    Daemon,
+    DeviceChoiceError,
+    InputDevice,
+    exit_now,
+    resolve_device,
+)
 from audio_lstm.device.model_file import ModelFileError
 from audio_lstm.device.mqtt_events import MqttUnavailable, add_mqtt_arguments, publisher_from_args
 from audio_lstm.device.options import (
@@ -205,9 +212,13 @@ def main(argv: list[str] | None = None) -> int:
             from audio_lstm.device.audio_sources import play
 
             return play(source, worker, capture, args.realtime)
-        return Daemon(sd, worker, capture, parse_device(args.device), args.chunk_ms, args.stall_s, first).run()
+        daemon = Daemon(sd, worker, capture, parse_device(args.device), args.chunk_ms, args.stall_s, first)
+        code = daemon.run()
     finally:
         sink.close()
+    if daemon.streams_left_behind:
+        exit_now(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -14,13 +14,17 @@ back-off; stalls are counted in the periodic status line and in the exit summary
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from audio_lstm.device.daemon import CaptureQueue, StopSignals, Worker
+from audio_lstm.device.daemon import CaptureQueue, Worker
 from audio_lstm.device.messages import PROG, warn
+from audio_lstm.device.signals import StopSignals
 from audio_lstm.device.stderr_filter import NativeStderrFilter
 from audio_lstm.device.watchdog import HungCall, StallWatch, Stopped, call_with_deadline, release_at_exit
 
@@ -28,7 +32,10 @@ FALLBACK_RATE = 16000  # capture rate when the device does not say
 BACKOFF_START_S, BACKOFF_MAX_S = 1.0, 30.0  # retry delays after device errors: 1, 2, 4, ... 30 s
 BACKOFF_RESET_S = 60.0  # a stream that ran this long resets the back-off
 REPORT_EVERY_S = 60.0  # period of the status line on stderr (only when a count changed)
-MAX_WAIT_S = 1.0  # the main thread's longest sleep: signals and a stream's end wake it at once
+# The main thread's longest sleep: signals wake it at once; a stream that ended on its own is seen
+# within this time. (No PortAudio `finished_callback`: with one registered, a daemon that had left a
+# blocked stream behind crashed at exit in a test.)
+MAX_WAIT_S = 1.0
 DEFAULT_STALL_S = 3.0  # no audio for this long: the stream is reopened (--stall-s)
 OPEN_TIMEOUT_S = 10.0  # opening a stream that takes longer is given up on (and retried)
 CLOSE_TIMEOUT_S = 1.0  # closing a stream that takes longer is left behind, blocked on its thread
@@ -125,6 +132,9 @@ class Daemon:
         self.signals = StopSignals(hangup=worker.sink.request_reopen)
         self.watch = StallWatch(stall_s, lambda: capture.last_chunk)
         self._stream: tuple[Any, InputDevice] | None = None
+        # A stream whose close never returned: its PortAudio thread may still call into Python, so
+        # the process must end without the interpreter's teardown (`exit_now`).
+        self.streams_left_behind = False
         self._reported = (0, 0, 0)
         self._next_report = time.monotonic() + REPORT_EVERY_S
 
@@ -186,6 +196,7 @@ class Daemon:
                 f"{dropped} dropped chunks, {self.watch.count} stalls; {self.worker.sink.summary()}"
             )
             if release_at_exit(self.sd):
+                self.streams_left_behind = True
                 warn("a stalled stream still blocks PortAudio; skipping its clean-up at exit")
         if self.worker.error is not None:
             warn(f"processing failed: {type(self.worker.error).__name__}: {self.worker.error}")
@@ -208,7 +219,6 @@ class Daemon:
                 dtype="float32",
                 blocksize=blocksize,
                 callback=self.capture.callback,
-                finished_callback=self.signals.wake,  # the stream ended on its own: look at once
             )
             try:
                 stream.start()
@@ -264,3 +274,12 @@ class Daemon:
         while not self.stopping and time.monotonic() < deadline:
             self.signals.wait(min(MAX_WAIT_S, deadline - time.monotonic()))
             self._report()
+
+
+def exit_now(code: int) -> None:
+    """End the process with `code` at once, after flushing stdout and stderr: no interpreter teardown,
+    which a PortAudio thread left behind could crash by calling back into Python (exit -11 seen)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from audio_lstm.device.daemon import StopSignals
+from audio_lstm.device.signals import StopSignals
 
 
 @pytest.fixture
