@@ -1,8 +1,8 @@
 """`python bench/listen_cpu.py`: the CPU `audio-lstm listen` itself spends while it listens to a microphone.
 
-No microphone needed: as in ``tests/device/test_listen_alsa.py``, a private ``~/.asoundrc`` (under a
-temporary HOME) defines an ALSA capture PCM whose samples come from a file and whose clock is a
-pacer process reading a pipe at the device's byte rate, so PortAudio captures in real time through
+No microphone needed: `bench/alsa_rig.py` (also the ALSA tests' device) defines, in a private
+``~/.asoundrc`` under a temporary HOME, an ALSA capture PCM whose samples come from a file and whose
+clock is a pacer process reading a pipe at the device's byte rate, so PortAudio captures in real time through
 its ALSA host API, exactly as from a USB microphone. The daemon runs as a subprocess; after a
 warm-up, every thread's scheduler run time (``/proc/PID/task/*/schedstat``, nanoseconds, not the
 tick-sampled ``utime``) and voluntary context switches (its wake-ups) are read twice, `--seconds`
@@ -32,10 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "device"))
-from test_listen_alsa import DEVICE, PACER, PROBE, _asoundrc, _env  # noqa: E402
+from alsa_rig import DEVICE, PACER, PROBE, asoundrc, rig_env
 
 WARMUP_S = 8.0  # imports, model load, stream start
 
@@ -73,7 +70,7 @@ def measure(home: Path, chunk_ms: int, seconds: float) -> dict:
     """Run `listen` on the virtual device; CPU and wake-ups per second of audio over `seconds` after warm-up."""
     command = [sys.executable, "-m", "audio_lstm.cli", "listen", "--device", DEVICE, "--chunk-ms", str(chunk_ms)]
     process = subprocess.Popen(
-        command, env=_env(home), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command, env=rig_env(home), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         time.sleep(WARMUP_S)
@@ -114,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         pacer, infile = home / "pacer.py", home / "capture.f32"
         pacer.write_text(PACER)
         infile.write_bytes(b"")
-        (home / ".asoundrc").write_text(_asoundrc(infile, pacer, 64000))
-        probe = subprocess.run([sys.executable, "-c", PROBE], env=_env(home), capture_output=True, text=True)
+        (home / ".asoundrc").write_text(asoundrc(infile, pacer, 64000))
+        probe = subprocess.run([sys.executable, "-c", PROBE], env=rig_env(home), capture_output=True, text=True)
         found = json.loads((probe.stdout.strip().splitlines() or ['{"skip": "probe failed"}'])[-1])
         if "skip" in found:
             print(f"skipped: {found['skip']}")
@@ -125,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         total_s = WARMUP_S + args.seconds + 5
         noise = np.random.default_rng(0).normal(0.0, 1e-3, int(total_s * rate)).astype("<f4")
         noise.tofile(infile)
-        (home / ".asoundrc").write_text(_asoundrc(infile, pacer, 4 * rate))
+        (home / ".asoundrc").write_text(asoundrc(infile, pacer, 4 * rate))
         for chunk_ms in chunks:
             results["variants"].append(measure(home, chunk_ms, args.seconds))
     print(f"audio-lstm listen on a paced ALSA capture device at {rate} Hz, {args.seconds:g} s per variant")

@@ -1,36 +1,19 @@
 """`audio-lstm listen` end to end through a real PortAudio/ALSA capture stream, no microphone needed.
 
-A private ``~/.asoundrc`` (under a temporary HOME) defines a capture PCM with alsa-lib's `file`
-plugin: its ``infile`` supplies the captured samples (1 s of low noise, examples/clips/stop.flac,
-1.5 s of low noise), its slave is the `null` PCM. Two details make this a faithful capture device:
-
-* **No conversion plugin above `file`.** alsa-lib's `file` plugin reads ``infile`` inside
-  ``mmap_begin`` for every frame the caller *could* take; conversion plugins (`plug`, `lfloat`, ...)
-  then commit fewer frames, so whole stretches of the file are skipped (measured: a jump every
-  2560 frames through `plug`). PortAudio itself commits what it takes, so the file holds raw
-  float32 at the device's default rate: exactly the format and rate the daemon asks for.
-* **Real-time pacing.** `null` has no clock: capture would run thousands of times faster than
-  real time (a busy loop, and the daemon's bounded queue would drop most of it). The plugin's
-  output ``file`` (a copy of everything captured) is a pipe into a tiny reader that consumes it at
-  the device's byte rate (after shrinking the pipe to one page), so PortAudio's ALSA thread blocks
-  in ``write`` and runs in real time.
-
-After ``infile`` ends, the null slave's ring buffer keeps the last (quiet) samples, so capture goes
-on with low noise, like a quiet room. The daemon runs as a subprocess with ``HOME`` pointing at the
-temporary folder; the test waits for the "stop" JSON line, sends SIGTERM and checks a clean exit.
-Skipped when PortAudio cannot be loaded, has no ALSA host API or does not expose the device.
+The capture device is `bench/alsa_rig.py`'s: alsa-lib's `file` plugin over the `null` PCM, paced in
+real time. Its ``infile`` holds 1 s of low noise, examples/clips/stop.flac, 1.5 s of low noise. The
+daemon runs as a subprocess with ``HOME`` pointing at the temporary folder; the test waits for the
+"stop" JSON line, sends SIGTERM and checks a clean exit. Skipped when PortAudio cannot be loaded,
+has no ALSA host API or does not expose the device.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import queue
-import shlex
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -38,85 +21,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soxr
+from alsa_rig import DEVICE, PACER, PROBE, asoundrc, rig_env
 
 from audio_lstm.device.audio_io import load_audio
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = ROOT / "examples" / "clips" / "stop.flac"
-DEVICE = "audiolstm_test_capture"  # unique: must not collide with any system PCM name
 LEAD_S, TAIL_S = 1.0, 1.5  # quiet audio before and after the keyword
 EVENT_TIMEOUT_S = 15.0  # daemon start-up (imports, model load) + 3.5 s of real-time audio, generously
 # SIGTERM -> exit, timed from the signal: the daemon polls every 0.1 s, closes the stream (0.3 s here;
 # given up after 1 s) while the worker drains for <= 0.5 s, then the interpreter exits. Typically
 # 0.4-0.6 s; the margin is for a loaded 2-core CI machine.
 STOP_LIMIT_S = 2.0
-
-PACER = """\
-import fcntl, os, sys, time
-rate = float(sys.argv[1])  # bytes per second
-start, total = time.monotonic(), 0
-# Shrink the pipe to one page (little read-ahead, and closing the PCM does not wait while a 64 KiB
-# backlog drains at real-time pace); Linux refuses while the pipe holds more, so empty it first.
-flags = fcntl.fcntl(0, fcntl.F_GETFL)
-fcntl.fcntl(0, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-for _ in range(50):
-    try:
-        while True:
-            data = os.read(0, 65536)
-            if not data:
-                sys.exit()
-            total += len(data)
-    except BlockingIOError:
-        pass
-    try:
-        fcntl.fcntl(0, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)
-        break
-    except OSError:
-        time.sleep(0.001)
-fcntl.fcntl(0, fcntl.F_SETFL, flags)
-while True:
-    data = os.read(0, 8192)
-    if not data:
-        break
-    total += len(data)
-    ahead = total / rate - (time.monotonic() - start)
-    if ahead > 0:
-        time.sleep(ahead)
-"""
-
-PROBE = f"""\
-import json, sys
-try:
-    import sounddevice as sd
-except OSError as error:
-    print(json.dumps({{"skip": f"PortAudio cannot be loaded: {{error}}"}})); sys.exit()
-apis = [api["name"] for api in sd.query_hostapis()]
-if "ALSA" not in apis:
-    print(json.dumps({{"skip": f"PortAudio has no ALSA host API (host APIs: {{apis}})"}})); sys.exit()
-try:
-    info = sd.query_devices({DEVICE!r}, "input")
-except Exception as error:
-    print(json.dumps({{"skip": f"PortAudio's ALSA host API does not expose the virtual PCM: {{error}}"}})); sys.exit()
-print(json.dumps({{"name": info["name"], "index": info["index"], "rate": info["default_samplerate"]}}))
-"""
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), PYTHONUNBUFFERED="1")
-    env.pop("AUDIODEV", None)
-    return env
-
-
-def _asoundrc(infile: Path, pacer: Path, byte_rate: int) -> str:
-    return textwrap.dedent(f"""\
-        pcm.{DEVICE} {{
-            type file
-            slave.pcm "null"
-            infile "{infile}"
-            file "|{shlex.quote(sys.executable)} -I -S {shlex.quote(str(pacer))} {byte_rate}"
-            format "raw"
-        }}
-        """)
 
 
 def _stream_audio(rate: int, seed: int = 0) -> np.ndarray:
@@ -148,8 +64,8 @@ def test_listen_detects_stop_through_alsa_file_capture(tmp_path: Path) -> None:
     infile = tmp_path / "capture.f32"
     infile.write_bytes(b"")
     # First with a placeholder byte rate: the probe only needs the device to exist.
-    (home / ".asoundrc").write_text(_asoundrc(infile, pacer, 64000))
-    env = _env(home)
+    (home / ".asoundrc").write_text(asoundrc(infile, pacer, 64000))
+    env = rig_env(home)
     probe = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=60)
     assert probe.returncode == 0, probe.stderr
     found = json.loads(probe.stdout.strip().splitlines()[-1])
@@ -158,7 +74,7 @@ def test_listen_detects_stop_through_alsa_file_capture(tmp_path: Path) -> None:
     rate = int(found["rate"])  # what `listen` will open the device at (its default rate)
     audio = _stream_audio(rate)
     audio.astype("<f4").tofile(infile)
-    (home / ".asoundrc").write_text(_asoundrc(infile, pacer, 4 * rate))  # float32 mono, real time
+    (home / ".asoundrc").write_text(asoundrc(infile, pacer, 4 * rate))  # float32 mono, real time
 
     command = [sys.executable, "-m", "audio_lstm.cli", "listen", "--device", DEVICE, "--threshold", "stop=0.5"]
     process = subprocess.Popen(

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_listen_alsa import DEVICE, PACER, PROBE, _asoundrc, _env, _stream_audio  # noqa: E402
+from alsa_rig import DEVICE, PACER, PROBE, asoundrc, rig_env
+from test_listen_alsa import _stream_audio
 
 STALL_S = 1.0  # --stall-s of the stall test
 STALL_NOTICE_S = 8.0  # stall -> warning: STALL_S + the main loop's poll, generously for a loaded machine
@@ -135,12 +136,12 @@ def capture_device(tmp_path: Path) -> tuple[dict[str, str], dict, Path]:
     pacer.write_text(PACER)
     infile = tmp_path / "capture.f32"
     infile.write_bytes(b"")
-    (home / ".asoundrc").write_text(_asoundrc(infile, pacer, 64000))
-    env = _env(home)
+    (home / ".asoundrc").write_text(asoundrc(infile, pacer, 64000))
+    env = rig_env(home)
     found = _probe(env)
     rate = int(found["rate"])
     _stream_audio(rate).astype("<f4").tofile(infile)
-    (home / ".asoundrc").write_text(_asoundrc(infile, pacer, 4 * rate))
+    (home / ".asoundrc").write_text(asoundrc(infile, pacer, 4 * rate))
     return env, found, pacer
 
 
@@ -222,7 +223,7 @@ def test_ambiguous_device_name_exits_2_listing_the_candidates(tmp_path: Path) ->
         for side in ("left", "right")
     )
     (home / ".asoundrc").write_text(twins)
-    env = _env(home)
+    env = rig_env(home)
     _probe(env, "audiolstm_twin_left")
     code, err, _ = _fail_fast(["--device", "audiolstm_twin"], env, tmp_path)
     assert code == 2, err
