@@ -110,10 +110,13 @@ bundle: $(VENV)/.installed
 		--out $(RUN)/streaming
 	$(VENV)/bin/audio-lstm evaluate audio_lstm/models/default.int8.onnx $(DATA) --out $(RUN)/int8-eval
 
-# Whole-path speed of our models and the reference models side by side (see docs/speed.md).
+# Whole-path speed of our models and the reference models side by side, the floors of each stage,
+# and the listening daemon's own CPU and memory on a paced ALSA device (see docs/speed.md).
 bench: $(VENV)/.installed
 	bash bench/setup_refs.sh
 	$(PY) bench/bench.py --fp32 $(RUN)/model.fp32.onnx --json $(RUN)/bench.json
+	$(PY) bench/floors.py
+	$(PY) bench/listen_cpu.py --json $(RUN)/listen-cpu.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info
