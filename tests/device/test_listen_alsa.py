@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLIP = ROOT / "examples" / "clips" / "stop.flac"
 LEAD_S, TAIL_S = 1.0, 1.5  # quiet audio before and after the keyword
 EVENT_TIMEOUT_S = 15.0  # daemon start-up (imports, model load) + 3.5 s of real-time audio, generously
-# SIGTERM -> exit, timed from the signal: the daemon polls every 0.1 s, closes the stream (0.3 s here;
+# SIGTERM -> exit, timed from the signal: the signal wakes the daemon at once; it closes the stream (0.3 s here;
 # given up after 1 s) while the worker drains for <= 0.5 s, then the interpreter exits. Typically
 # 0.4-0.6 s; the margin is for a loaded 2-core CI machine.
 STOP_LIMIT_S = 2.0
