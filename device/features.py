@@ -127,6 +127,11 @@ def num_frames(num_samples: int, cfg: MfccConfig) -> int:
     return 1 + (num_samples - cfg.n_fft) // cfg.hop_length
 
 
+def samples_for_frames(count: int, cfg: MfccConfig) -> int:
+    """Samples that hold `count` (>= 1) complete frames: the inverse of `num_frames`."""
+    return cfg.n_fft + (count - 1) * cfg.hop_length
+
+
 def mfcc_from_frames(frames: np.ndarray, cfg: MfccConfig) -> np.ndarray:
     """MFCC of already-cut frames (T, n_fft) -> (T, n_mfcc), float32."""
     window, mel_t, dct_t = _fast_matrices(cfg)

@@ -28,6 +28,7 @@ import numpy as np
 import onnxruntime as ort
 
 from audio_lstm.device.decisions import smoothing_frames_for
+from audio_lstm.device.features import samples_for_frames
 from audio_lstm.device.frame_stack import streaming_frontend
 from audio_lstm.device.int8_check import warn_if_signed_int8
 from audio_lstm.device.model_file import (
@@ -247,9 +248,9 @@ class StreamingClassifier:
         group = self.frames_per_call
         if group == 0:
             return 0
-        frontend, cfg = self._frontend, self.info.frontend
+        frontend = self._frontend
         frames = (group - self._held) * self.info.frame_stack - frontend.waiting_frames
-        return max(1, cfg.n_fft + (frames - 1) * cfg.hop_length - frontend.buffered_samples)
+        return max(1, samples_for_frames(frames, self.info.frontend) - frontend.buffered_samples)
 
     def _run_group(self) -> np.ndarray:
         """One model call on the full group in `_group_features` through its prepared binding."""

@@ -126,13 +126,17 @@ class StallWatch:
         """A stream just opened: its silence counts from now."""
         self._since = time.monotonic()
 
+    def _silent(self) -> float:
+        """Seconds since the latest audio (or since the stream opened)."""
+        return time.monotonic() - max(self._since, self.last_chunk())
+
     def due_in(self) -> float:
         """Seconds until the silence would reach the limit if no audio came (<= 0: it has)."""
-        return self.limit_s - (time.monotonic() - max(self._since, self.last_chunk()))
+        return self.limit_s - self._silent()
 
     def check(self) -> float | None:
         """Seconds without audio when they reach the limit (counted as a stall), else None."""
-        silent = time.monotonic() - max(self._since, self.last_chunk())
+        silent = self._silent()
         if silent < self.limit_s:
             return None
         self.count += 1
